@@ -1,0 +1,52 @@
+# One entry point for people, CI (.ci/run) and the pipeline (buildspec.yml).
+# Every target installs what it needs the first time (see `venv`).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+VENV := .venv
+BIN := $(abspath $(VENV)/bin)
+STAMP := $(VENV)/.installed
+export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PATH := $(BIN):$(PATH)
+
+# Local defaults for `make serve`; `make run` sets them for its embedded S3.
+PORT ?= 8080
+
+.PHONY: help venv run serve test test-service test-integration lint clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+
+venv: $(STAMP) ## create .venv with the locked dev requirements
+
+$(STAMP): requirements/dev.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync -q --native-tls --python $(BIN)/python requirements/dev.txt
+	touch $@
+
+run: $(STAMP) ## serve on localhost:$(PORT) against an embedded SeaweedFS seeded with samples/
+	$(BIN)/python -m devtools.run_local --port $(PORT)
+
+serve: $(STAMP) ## the production gunicorn command (what the image runs), configured by env vars
+	cd src && exec $(BIN)/gunicorn --config gunicorn.conf.py
+
+test: $(STAMP) ## every test suite
+	$(BIN)/pytest
+
+test-service: $(STAMP) ## fast unit tests of the service (moto)
+	$(BIN)/pytest tests/service
+
+test-integration: $(STAMP) ## real gunicorn + real SeaweedFS
+	$(BIN)/pytest tests/integration
+
+lint: $(STAMP) ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean: ## remove build output, caches and local data (keeps .venv)
+	rm -rf cdk.out .pytest_cache .ruff_cache .coverage htmlcov .local reports
+	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +

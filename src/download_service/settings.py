@@ -1,0 +1,111 @@
+"""Settings read once from environment variables and validated, so a bad value stops start-up with one line."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from . import contract
+
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or invalid; the message names the variable and fits on one line."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    files_bucket: str
+    files_prefix: str = ""
+    host: str = "0.0.0.0"  # nosec B104 - the container must listen on its task ENI; the task SG admits only the ALB
+    port: int = contract.PORT
+    log_level: str = "info"
+    cache_control: str = "private, max-age=300"
+    version: str = "dev"
+    workers: int = 2
+    threads: int = 32
+    chunk_size: int = 256 * 1024
+    s3_connect_timeout: float = 2.0
+    s3_read_timeout: float = 10.0
+    s3_max_attempts: int = 3
+    forwarded_allow_ips: str = "127.0.0.1"
+
+    @property
+    def max_downloads_per_worker(self) -> int:
+        """Streams a worker admits at once. The other threads stay free for /health and quick answers, so a
+        worker full of slow downloads still passes its health check instead of being killed by the ALB."""
+        return self.threads - max(2, self.threads // 8)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        reader = _Reader(env)
+        bucket = reader.text("FILES_BUCKET", required=True)
+        if not _BUCKET_RE.match(bucket) or ".." in bucket:
+            raise ConfigError(f"FILES_BUCKET: {bucket!r} is not a valid S3 bucket name")
+        prefix = reader.text("FILES_PREFIX", default="")
+        if prefix.startswith("/"):
+            raise ConfigError("FILES_PREFIX: must not start with '/' (S3 keys have no leading slash)")
+        level = reader.text("LOG_LEVEL", default=cls.log_level).lower()
+        if level not in _LOG_LEVELS:
+            raise ConfigError(f"LOG_LEVEL: {level!r} is not one of {', '.join(_LOG_LEVELS)}")
+        threads = reader.integer("THREADS", cls.threads, 4, 256)
+        return cls(
+            files_bucket=bucket,
+            files_prefix=prefix,
+            host=reader.text("HOST", default=cls.host),
+            port=reader.integer("PORT", cls.port, 1, 65535),
+            log_level=level,
+            cache_control=reader.text("CACHE_CONTROL", default=cls.cache_control),
+            version=reader.text("APP_VERSION", default=cls.version),
+            workers=reader.integer("WORKERS", cls.workers, 1, 64),
+            threads=threads,
+            chunk_size=reader.integer("CHUNK_SIZE", cls.chunk_size, 4096, 16 * 1024 * 1024),
+            s3_connect_timeout=reader.number("S3_CONNECT_TIMEOUT", cls.s3_connect_timeout, 0.1, 60),
+            s3_read_timeout=reader.number("S3_READ_TIMEOUT", cls.s3_read_timeout, 0.1, 300),
+            s3_max_attempts=reader.integer("S3_MAX_ATTEMPTS", cls.s3_max_attempts, 1, 10),
+            forwarded_allow_ips=reader.text("FORWARDED_ALLOW_IPS", default=cls.forwarded_allow_ips),
+        )
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def text(self, name: str, *, default: str | None = None, required: bool = False) -> str:
+        value = self._env.get(name, "").strip()
+        if not value:
+            if required:
+                raise ConfigError(f"{name}: required but not set")
+            return default or ""
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            raise ConfigError(f"{name}: contains control characters")
+        return value
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name}: {raw!r} is not an integer") from None
+        if not low <= value <= high:
+            raise ConfigError(f"{name}: {value} is outside {low}..{high}")
+        return value
+
+    def number(self, name: str, default: float, low: float, high: float) -> float:
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name}: {raw!r} is not a number") from None
+        if not low <= value <= high:
+            raise ConfigError(f"{name}: {value} is outside {low}..{high}")
+        return value
