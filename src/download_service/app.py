@@ -1,0 +1,90 @@
+"""Flask app factory: `/`, `/health` and `GET|HEAD /files/<key>`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+
+from botocore.exceptions import BotoCoreError, ClientError
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from . import contract
+from .download import Downloads
+from .logs import REQUEST_ID_ENVIRON
+from .responses import error_response
+from .s3 import S3Clients
+from .settings import Settings
+
+log = logging.getLogger("download_service")
+
+
+def create_app(settings: Settings | None = None, clients: S3Clients | None = None) -> Flask:
+    """Build the WSGI app. Settings come from the environment unless given; a bad value raises ConfigError."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    # S3 keys may not be normalised behind the client's back: no slash merging, no redirects.
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
+    app.json.sort_keys = False
+    downloads = Downloads(
+        settings,
+        clients or S3Clients(settings),
+        slots=threading.BoundedSemaphore(settings.max_downloads_per_worker),
+    )
+    app.extensions["download_service"] = downloads
+
+    @app.before_request
+    def assign_request_id() -> None:
+        g.request_id = uuid.uuid4().hex
+        request.environ[REQUEST_ID_ENVIRON] = g.request_id
+
+    @app.after_request
+    def add_request_id(response: Response) -> Response:
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        return response
+
+    @app.get("/", provide_automatic_options=False)
+    def index():
+        return {"service": contract.SERVICE_NAME, "version": settings.version}
+
+    @app.get(contract.HEALTH_PATH, provide_automatic_options=False)
+    def health():
+        # Liveness only: never calls S3, so an S3 outage does not make the ALB kill every task.
+        response = jsonify(status="ok")
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.get(f"{contract.FILES_PATH}<path:_key>", provide_automatic_options=False)
+    @app.get(contract.FILES_PATH, provide_automatic_options=False, defaults={"_key": ""})
+    def files(_key: str):
+        # The routed value went through Werkzeug's lossy UTF-8 decoding; validate the bytes the client sent.
+        return downloads.serve(request, request_key_bytes(request.environ))
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if error.code == 404 and request.environ.get("PATH_INFO", "").startswith(contract.FILES_PATH):
+            # Paths the route pattern cannot match (control characters, a leading slash) are bad keys, not
+            # missing files.
+            return downloads.serve(request, request_key_bytes(request.environ))
+        response = error.get_response()
+        return error_response(error.code or 500, error.name.lower(), response.headers.get("Allow"))
+
+    @app.errorhandler(ClientError)
+    @app.errorhandler(BotoCoreError)
+    def storage_error(error: Exception):
+        return downloads.failure_response(error)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("unhandled error", extra={"request_id": g.get("request_id")})
+        return error_response(500, "internal error")
+
+    return app
+
+
+def request_key_bytes(environ: dict) -> bytes:
+    """The percent-decoded path bytes after `/files/` (WSGI carries them as a latin-1 string)."""
+    path = environ.get("PATH_INFO", "")
+    return path[len(contract.FILES_PATH) :].encode("latin-1", "replace")

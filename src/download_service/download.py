@@ -1,0 +1,270 @@
+"""The download endpoint: one S3 request per client request, streamed in constant memory."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from botocore.exceptions import BotoCoreError, ClientError
+from flask import Request, Response
+from urllib3.exceptions import HTTPError as Urllib3Error
+
+from . import contract, http_rules
+from .http_rules import ByteRange, Preconditions
+from .keys import InvalidKey, decode_key
+from .responses import error_response
+from .s3 import S3Clients, classify, s3_error_code, s3_status
+from .settings import Settings
+
+log = logging.getLogger("download_service")
+
+#: How often one download may reopen its S3 stream after a failure mid-way before the connection is aborted.
+RESUME_ATTEMPTS = 3
+_STREAM_ERRORS = (BotoCoreError, Urllib3Error, OSError)
+_CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+_UNSATISFIED_RE = re.compile(r"^bytes \*/(\d+)$")
+
+
+class StreamAborted(Exception):
+    """S3 failed mid-download and could not be resumed; raising from the body makes gunicorn drop the connection,
+    so the client sees a truncated transfer (short of Content-Length) instead of a complete-looking file."""
+
+
+class Downloads:
+    """Serves `GET|HEAD /files/<key>`. Guarantees: at most one S3 request per client request (the only exception
+    is an If-Range that no longer matches, which needs the full object after the ranged one); never more than
+    `settings.max_downloads_per_worker` streams at once per worker, so health checks always find a free thread."""
+
+    def __init__(self, settings: Settings, clients: S3Clients, slots: threading.BoundedSemaphore) -> None:
+        self._settings = settings
+        self._clients = clients
+        self._slots = slots
+
+    # --- entry points ---------------------------------------------------------------------------------------------
+
+    def serve(self, request: Request, raw_key: bytes) -> Response:
+        try:
+            key = decode_key(raw_key)
+        except InvalidKey as err:
+            return error_response(400, f"invalid key: {err}")
+        preconditions = Preconditions.from_headers(request.headers)
+        byte_range = http_rules.parse_range(request.headers.get("Range"))
+        if byte_range and preconditions.if_range_is_weak_etag:
+            byte_range = None  # a weak validator never matches If-Range: serve the whole object in one call
+        if request.method == "HEAD":
+            return self._head(key, preconditions, byte_range)
+        if not self._slots.acquire(blocking=False):
+            log.warning("download refused: worker at capacity", extra={"event": "busy"})
+            return error_response(503, "server busy, retry later", retry_after=contract.RETRY_AFTER_S)
+        try:
+            response = self._get(key, preconditions, byte_range)
+        except BaseException:
+            self._slots.release()
+            raise
+        if not isinstance(response.response, _Stream):
+            self._slots.release()
+        return response
+
+    def failure_response(self, error: Exception) -> Response:
+        failure = classify(error)
+        log.warning(
+            "storage request failed",
+            extra={
+                "event": "s3_error",
+                "error_type": type(error).__name__,
+                "s3_code": s3_error_code(error) if isinstance(error, ClientError) else None,
+                "status": failure.status,
+            },
+        )
+        return error_response(failure.status, failure.message, retry_after=failure.retry_after)
+
+    # --- HEAD -----------------------------------------------------------------------------------------------------
+
+    def _head(self, key: str, preconditions: Preconditions, byte_range: ByteRange | None) -> Response:
+        try:
+            meta = self._client().head_object(**self._location(key), **preconditions.s3_arguments())
+        except ClientError as err:
+            return self._client_error(err, key)
+        etag, modified = meta.get("ETag"), meta.get("LastModified")
+        outcome = preconditions.evaluate(etag, modified)
+        if outcome != 200:
+            return self._precondition_response(outcome, etag, modified)
+        size = meta["ContentLength"]
+        response = Response(status=200)
+        self._set_object_headers(response, key, meta)
+        response.headers["Content-Length"] = str(size)
+        if byte_range and preconditions.range_applies(etag, modified):
+            span = byte_range.resolve(size)
+            if span is None:
+                return self._unsatisfiable(size)
+            response.status_code = 206
+            response.headers["Content-Range"] = f"bytes {span[0]}-{span[1]}/{size}"
+            response.headers["Content-Length"] = str(span[1] - span[0] + 1)
+        return response
+
+    # --- GET ------------------------------------------------------------------------------------------------------
+
+    def _get(self, key: str, preconditions: Preconditions, byte_range: ByteRange | None) -> Response:
+        args = {**self._location(key), **preconditions.s3_arguments()}
+        if byte_range:
+            # A range no size can satisfy still needs the size for `Content-Range: bytes */N`: ask for one byte.
+            args["Range"] = "bytes=0-0" if byte_range.always_unsatisfiable else byte_range.header()
+        try:
+            obj = self._client().get_object(**args)
+        except ClientError as err:
+            return self._client_error(err, key)
+        etag, modified = obj.get("ETag"), obj.get("LastModified")
+        outcome = preconditions.evaluate(etag, modified)
+        if outcome != 200:
+            obj["Body"].close()
+            return self._precondition_response(outcome, etag, modified)
+        if byte_range and byte_range.always_unsatisfiable:
+            obj["Body"].close()
+            return self._unsatisfiable(_total_size(obj))
+        if byte_range and not preconditions.range_applies(etag, modified):
+            obj["Body"].close()
+            obj = self._client().get_object(**self._location(key))
+            etag, modified = obj.get("ETag"), obj.get("LastModified")
+        return self._stream_response(key, obj)
+
+    def _stream_response(self, key: str, obj: dict) -> Response:
+        length = obj["ContentLength"]
+        match = _CONTENT_RANGE_RE.match(obj.get("ContentRange") or "")
+        start = int(match.group(1)) if match else 0
+        stream = _Stream(
+            body=obj["Body"],
+            start=start,
+            end=start + length - 1,
+            chunk_size=self._settings.chunk_size,
+            reopen=lambda first, last: self._reopen(key, obj["ETag"], first, last),
+            on_close=self._slots.release,
+        )
+        response = Response(stream, status=206 if match else 200)
+        self._set_object_headers(response, key, obj)
+        response.headers["Content-Length"] = str(length)
+        if match:
+            response.headers["Content-Range"] = obj["ContentRange"]
+        return response
+
+    def _reopen(self, key: str, etag: str, first: int, last: int):
+        """Continue a broken stream from S3, only if the object is still the one we started sending."""
+        obj = self._client().get_object(**self._location(key), Range=f"bytes={first}-{last}", IfMatch=etag)
+        return obj["Body"]
+
+    # --- helpers --------------------------------------------------------------------------------------------------
+
+    def _client(self):
+        return self._clients.get()
+
+    def _location(self, key: str) -> dict:
+        return {"Bucket": self._settings.files_bucket, "Key": self._settings.files_prefix + key}
+
+    def _client_error(self, err: ClientError, key: str) -> Response:
+        status = s3_status(err)
+        headers = err.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        if status in (304, 412):
+            modified = http_rules.parse_http_date(headers.get("last-modified"))
+            return self._precondition_response(status, headers.get("etag"), modified)
+        if status == 416 or s3_error_code(err) == "InvalidRange":
+            size = err.response.get("Error", {}).get("ActualObjectSize")
+            match = _UNSATISFIED_RE.match(headers.get("content-range", ""))
+            return self._unsatisfiable(int(size) if size else int(match.group(1)) if match else None)
+        return self.failure_response(err)
+
+    def _precondition_response(self, status: int, etag: str | None, modified: datetime | None) -> Response:
+        if status == 412:
+            return error_response(412, "precondition failed")
+        response = Response(status=304)
+        if etag:
+            response.headers["ETag"] = etag
+        if modified:
+            response.headers["Last-Modified"] = http_rules.http_date(modified)
+        response.headers["Cache-Control"] = self._settings.cache_control
+        return response
+
+    def _unsatisfiable(self, size: int | None) -> Response:
+        response = error_response(416, "range not satisfiable")
+        if size is not None:
+            response.headers["Content-Range"] = f"bytes */{size}"
+        return response
+
+    def _set_object_headers(self, response: Response, key: str, meta: dict) -> None:
+        headers = response.headers
+        headers["Content-Type"] = http_rules.content_type(meta.get("ContentType"), key)
+        headers["Content-Disposition"] = http_rules.content_disposition(key)
+        if meta.get("ETag"):
+            headers["ETag"] = meta["ETag"]
+        if meta.get("LastModified"):
+            headers["Last-Modified"] = http_rules.http_date(meta["LastModified"])
+        if meta.get("ContentEncoding"):
+            headers["Content-Encoding"] = meta["ContentEncoding"]
+        headers["Accept-Ranges"] = "bytes"
+        headers["Cache-Control"] = self._settings.cache_control
+        headers["X-Content-Type-Options"] = "nosniff"
+        # Defence in depth should a browser render the file anyway: no scripts, no subresources.
+        headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+
+
+def _total_size(obj: dict) -> int:
+    match = _CONTENT_RANGE_RE.match(obj.get("ContentRange") or "")
+    return int(match.group(3)) if match and match.group(3) != "*" else obj["ContentLength"]
+
+
+class _Stream:
+    """The response body: S3 bytes in fixed-size chunks, resumed from S3 after a failure mid-way."""
+
+    def __init__(
+        self,
+        *,
+        body,
+        start: int,
+        end: int,
+        chunk_size: int,
+        reopen: Callable[[int, int], object],
+        on_close: Callable[[], None],
+    ) -> None:
+        self._body = body
+        self._start, self._end = start, end
+        self._chunk_size = chunk_size
+        self._reopen = reopen
+        self._on_close = on_close
+        self._closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        position, resumes = self._start, 0
+        while position <= self._end:
+            try:
+                data = self._body.read(min(self._chunk_size, self._end - position + 1))
+                if not data:
+                    raise OSError("S3 stream ended early")
+            except _STREAM_ERRORS as err:
+                resumes += 1
+                self._resume(position, resumes, err)
+                continue
+            position += len(data)
+            yield data
+
+    def _resume(self, position: int, attempt: int, cause: Exception) -> None:
+        details = {"event": "stream_resume", "position": position, "attempt": attempt, "cause": type(cause).__name__}
+        self._body.close()
+        if attempt > RESUME_ATTEMPTS:
+            log.error("download aborted after S3 failures", extra={**details, "event": "stream_aborted"})
+            raise StreamAborted(f"S3 stream failed at byte {position}") from cause
+        log.warning("resuming download from S3", extra=details)
+        try:
+            self._body = self._reopen(position, self._end)
+        except (ClientError, *_STREAM_ERRORS) as err:
+            log.error("download aborted: cannot resume", extra={**details, "event": "stream_aborted"})
+            raise StreamAborted(f"S3 stream failed at byte {position}") from err
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._body.close()
+        finally:
+            self._on_close()

@@ -1,0 +1,75 @@
+"""JSON-lines logging for gunicorn and the app: CloudWatch Logs stores each line as one queryable event."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+
+from gunicorn import glogging
+
+REQUEST_ID_ENVIRON = "download_service.request_id"
+_RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, message, any `extra=` fields, and the exception."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "pid": record.process,
+            "message": record.getMessage(),
+        }
+        payload.update({k: v for k, v in record.__dict__.items() if k not in _RESERVED and v is not None})
+        if record.exc_info:
+            payload["exception"] = self.formatException(record.exc_info)
+        return json.dumps(payload, default=str, ensure_ascii=False)
+
+
+class GunicornJsonLogger(glogging.Logger):
+    """gunicorn's logger with JSON output: error log on stderr, one access record per request on stdout.
+
+    The service's own `download_service` logger shares the error log's handlers, so every line a task writes is
+    JSON whatever emitted it.
+    """
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        formatter = JsonFormatter()
+        for handler in self.error_log.handlers + self.access_log.handlers:
+            handler.setFormatter(formatter)
+        app_log = logging.getLogger("download_service")
+        app_log.handlers = list(self.error_log.handlers)
+        app_log.setLevel(self.error_log.level)
+        app_log.propagate = False
+
+    def access(self, resp, req, environ, request_time) -> None:
+        if not self.access_log_enabled:
+            return
+        status = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status
+        forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
+        self.access_log.info(
+            "access",
+            extra={
+                "event": "access",
+                "method": environ.get("REQUEST_METHOD"),
+                "path": _text(environ.get("PATH_INFO", "")),
+                "query": _text(environ.get("QUERY_STRING", "")) or None,
+                "status": int(status),
+                "bytes": getattr(resp, "sent", 0) or 0,
+                "duration_ms": round(request_time.total_seconds() * 1000, 3),
+                # The ALB appends the peer it saw; the first entry is the original client.
+                "client_ip": forwarded.split(",")[0].strip() if forwarded else environ.get("REMOTE_ADDR"),
+                "user_agent": environ.get("HTTP_USER_AGENT"),
+                "trace_id": environ.get("HTTP_X_AMZN_TRACE_ID"),
+                "request_id": environ.get(REQUEST_ID_ENVIRON),
+            },
+        )
+
+
+def _text(wsgi_string: str) -> str:
+    """WSGI strings carry raw bytes as latin-1; log them as the UTF-8 the client meant, escaping invalid bytes."""
+    return wsgi_string.encode("latin-1", "replace").decode("utf-8", "backslashreplace")

@@ -1,0 +1,106 @@
+"""gunicorn settings: the single source for `make serve`, the container image and the tests.
+
+Run as `gunicorn --config src/gunicorn.conf.py` from any directory; everything else comes from environment
+variables validated by download_service.settings (a bad value stops start-up with one line on stderr).
+"""
+
+import logging
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from download_service import contract  # noqa: E402 - needs the path above
+from download_service.settings import ConfigError, Settings  # noqa: E402
+
+try:
+    _settings = Settings.from_env()
+except ConfigError as error:
+    sys.stderr.write(f"download-service: configuration error: {error}\n")
+    sys.exit(2)
+
+wsgi_app = "download_service.app:create_app()"
+pythonpath = os.path.dirname(os.path.abspath(__file__))
+bind = [f"{_settings.host}:{_settings.port}"]
+
+# gthread: a slow download holds one thread, not a whole process, and the worker's main loop keeps heart-beating,
+# so long transfers are not killed by `timeout`. The app admits at most threads - reserve downloads per worker
+# (Settings.max_downloads_per_worker) so /health always finds a free thread. Fixed counts, not CPU-derived:
+# Fargate reports the host's CPUs, not the task's share.
+worker_class = "gthread"
+workers = _settings.workers
+threads = _settings.threads
+worker_connections = 1000
+timeout = 30
+graceful_timeout = contract.GRACEFUL_TIMEOUT_S
+keepalive = contract.KEEPALIVE_S
+worker_tmp_dir = "/dev/shm"  # nosec B108 - tmpfs heartbeat files; the root filesystem is read-only
+forwarded_allow_ips = _settings.forwarded_allow_ips
+proxy_allow_ips = "127.0.0.1"
+# No runtime control socket: it would write under $HOME on a read-only root filesystem, and nothing in the
+# platform uses it (ECS scales tasks, not workers).
+control_socket_disable = True
+
+# Request limits: oversized request lines and headers are refused by gunicorn with a 4xx before the app runs.
+limit_request_line = 4094
+limit_request_fields = 100
+limit_request_field_size = 8190
+
+loglevel = _settings.log_level
+logger_class = "download_service.logs.GunicornJsonLogger"
+accesslog = "-"
+errorlog = "-"
+capture_output = False
+
+
+# --- lifecycle events, logged as JSON lines ----------------------------------------------------------------------
+
+
+def _event(server, name, **fields):
+    server.log.info(name, extra={"event": name, **fields})
+
+
+def on_starting(server):
+    _event(
+        server,
+        "starting",
+        version=_settings.version,
+        bind=bind,
+        workers=workers,
+        threads=threads,
+        max_downloads_per_worker=_settings.max_downloads_per_worker,
+    )
+
+
+def when_ready(server):
+    _event(server, "ready")
+    # gunicorn has no hook for SIGTERM on the master; its signal loop looks the handler up on the instance, so
+    # wrapping it here records when a graceful shutdown starts (ECS stop, deployment, scale-in).
+    handle_term = server.handle_term
+
+    def logged_handle_term():
+        _event(server, "sigterm", graceful_timeout_s=graceful_timeout)
+        handle_term()
+
+    server.handle_term = logged_handle_term
+
+
+def post_fork(server, worker):
+    _event(server, "worker_boot", worker_pid=worker.pid)
+
+
+def worker_int(worker):
+    worker.log.info("worker_interrupted", extra={"event": "worker_interrupted", "worker_pid": worker.pid})
+
+
+def worker_abort(worker):
+    worker.log.error("worker_timeout", extra={"event": "worker_timeout", "worker_pid": worker.pid})
+
+
+def worker_exit(server, worker):
+    _event(server, "worker_exit", worker_pid=worker.pid)
+
+
+def on_exit(server):
+    _event(server, "shutdown")
+    logging.shutdown()
