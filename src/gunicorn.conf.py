@@ -10,8 +10,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from download_service import contract  # noqa: E402 - needs the path above
-from download_service.settings import ConfigError, Settings  # noqa: E402
+from download_service import contract
+from download_service.settings import ConfigError, Settings
 
 try:
     _settings = Settings.from_env()
@@ -34,7 +34,7 @@ worker_connections = 1000
 timeout = 30
 graceful_timeout = contract.GRACEFUL_TIMEOUT_S
 keepalive = contract.KEEPALIVE_S
-worker_tmp_dir = "/dev/shm"  # nosec B108 - tmpfs heartbeat files; the root filesystem is read-only
+worker_tmp_dir = "/dev/shm"  # noqa: S108  # nosec B108 - tmpfs heartbeat files; the root filesystem is read-only
 forwarded_allow_ips = _settings.forwarded_allow_ips
 proxy_allow_ips = "127.0.0.1"
 # No runtime control socket: it would write under $HOME on a read-only root filesystem, and nothing in the

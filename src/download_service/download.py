@@ -14,7 +14,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 
 from . import contract, http_rules
 from .http_rules import ByteRange, Preconditions
-from .keys import InvalidKey, decode_key
+from .keys import InvalidKeyError, decode_key
 from .responses import error_response
 from .s3 import S3Clients, classify, s3_error_code, s3_status
 from .settings import Settings
@@ -28,7 +28,7 @@ _CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 _UNSATISFIED_RE = re.compile(r"^bytes \*/(\d+)$")
 
 
-class StreamAborted(Exception):
+class StreamAbortedError(Exception):
     """S3 failed mid-download and could not be resumed; raising from the body makes gunicorn drop the connection,
     so the client sees a truncated transfer (short of Content-Length) instead of a complete-looking file."""
 
@@ -48,7 +48,7 @@ class Downloads:
     def serve(self, request: Request, raw_key: bytes) -> Response:
         try:
             key = decode_key(raw_key)
-        except InvalidKey as err:
+        except InvalidKeyError as err:
             return error_response(400, f"invalid key: {err}")
         preconditions = Preconditions.from_headers(request.headers)
         byte_range = http_rules.parse_range(request.headers.get("Range"))
@@ -252,13 +252,13 @@ class _Stream:
         self._body.close()
         if attempt > RESUME_ATTEMPTS:
             log.error("download aborted after S3 failures", extra={**details, "event": "stream_aborted"})
-            raise StreamAborted(f"S3 stream failed at byte {position}") from cause
+            raise StreamAbortedError(f"S3 stream failed at byte {position}") from cause
         log.warning("resuming download from S3", extra=details)
         try:
             self._body = self._reopen(position, self._end)
         except (ClientError, *_STREAM_ERRORS) as err:
             log.error("download aborted: cannot resume", extra={**details, "event": "stream_aborted"})
-            raise StreamAborted(f"S3 stream failed at byte {position}") from err
+            raise StreamAbortedError(f"S3 stream failed at byte {position}") from err
 
     def close(self) -> None:
         if self._closed:

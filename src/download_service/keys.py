@@ -7,12 +7,12 @@ import unicodedata
 MAX_KEY_BYTES = 1024  # S3's own limit on key length, in UTF-8 bytes
 
 
-class InvalidKey(ValueError):
+class InvalidKeyError(ValueError):
     """The key cannot name an object this service serves; the message is safe to show to the client."""
 
 
 def decode_key(raw: bytes) -> str:
-    """Turn the percent-decoded path bytes after `/files/` into a validated key, or raise InvalidKey.
+    """Turn the percent-decoded path bytes after `/files/` into a validated key, or raise InvalidKeyError.
 
     Rules: non-empty; valid UTF-8; at most 1024 bytes; no control characters (C0, DEL, C1) - they enable header and
     log injection and S3 tools mishandle them; no empty, `.` or `..` segments - S3 would accept them as literal
@@ -20,16 +20,16 @@ def decode_key(raw: bytes) -> str:
     cannot be addressed reliably and is more likely an attack than a file.
     """
     if not raw:
-        raise InvalidKey("empty key")
+        raise InvalidKeyError("empty key")
     if len(raw) > MAX_KEY_BYTES:
-        raise InvalidKey(f"key longer than {MAX_KEY_BYTES} bytes")
+        raise InvalidKeyError(f"key longer than {MAX_KEY_BYTES} bytes")
     try:
         key = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise InvalidKey("key is not valid UTF-8") from None
+        raise InvalidKeyError("key is not valid UTF-8") from None
     if any(unicodedata.category(ch) == "Cc" for ch in key):
-        raise InvalidKey("key contains control characters")
+        raise InvalidKeyError("key contains control characters")
     for segment in key.split("/"):
         if segment in ("", ".", ".."):
-            raise InvalidKey("key contains an empty, '.' or '..' segment")
+            raise InvalidKeyError("key contains an empty, '.' or '..' segment")
     return key

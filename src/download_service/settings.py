@@ -21,7 +21,7 @@ class ConfigError(ValueError):
 class Settings:
     files_bucket: str
     files_prefix: str = ""
-    host: str = "0.0.0.0"  # nosec B104 - the container must listen on its task ENI; the task SG admits only the ALB
+    host: str = "0.0.0.0"  # noqa: S104  # nosec B104 - the container must listen on its task ENI; the task SG admits only the ALB
     port: int = contract.PORT
     log_level: str = "info"
     cache_control: str = "private, max-age=300"
