@@ -217,11 +217,17 @@ def content_disposition(key: str) -> str:
     """`attachment` with the key's last segment as file name: an ASCII `filename=` for old clients and the exact
     UTF-8 name in `filename*=` (RFC 6266 §4.3). Quotes, backslashes and control characters cannot break out."""
     name = key.rsplit("/", 1)[-1]
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    ascii_name = "".join("_" if (c in '"\\%' or ord(c) < 0x20 or ord(c) == 0x7F) else c for c in ascii_name)
+    decomposed = unicodedata.normalize("NFKD", name)
+    ascii_name = "".join(_ascii_fallback(c) for c in decomposed if not unicodedata.combining(c))
     ascii_name = ascii_name.strip() or "download"
     encoded = urllib.parse.quote(name, safe=_ATTR_SAFE)
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{encoded}"
+
+
+def _ascii_fallback(char: str) -> str:
+    if char in '"\\%' or not " " <= char <= "~":
+        return "_"
+    return char
 
 
 def content_type(s3_type: str | None, key: str) -> str:
