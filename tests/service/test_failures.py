@@ -1,0 +1,208 @@
+"""S3 failures become precise, leak-free answers; a broken stream resumes or aborts, never ends short."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import (
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
+from botocore.stub import Stubber
+
+from download_service import contract
+from download_service.download import RESUME_ATTEMPTS, StreamAbortedError
+
+from .conftest import BUCKET
+
+LEAKY_MESSAGE = f"Access Denied for arn:aws:s3:::{BUCKET}/secret by role arn:aws:iam::123456789012:role/x"
+
+
+@pytest.mark.parametrize(
+    ("code", "http_status", "status", "retry_after"),
+    [
+        ("SlowDown", 503, 503, True),
+        ("ServiceUnavailable", 503, 503, True),
+        ("RequestLimitExceeded", 400, 503, True),
+        ("InternalError", 500, 502, False),
+        ("AccessDenied", 403, 502, False),
+        ("NoSuchBucket", 404, 502, False),
+        ("InvalidObjectState", 403, 502, False),
+        ("NoSuchKey", 404, 404, False),
+    ],
+)
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_s3_errors_map_to_precise_statuses(make_service, method, code, http_status, status, retry_after):
+    service = make_service(s3_max_attempts=1)
+    operation = "get_object" if method == "GET" else "head_object"
+    with Stubber(service.s3) as stub:
+        stub.add_client_error(operation, code, LEAKY_MESSAGE, http_status)
+        response = service.client.open("/files/a.txt", method=method)
+    assert response.status_code == status
+    assert ("Retry-After" in response.headers) is retry_after
+    if retry_after:
+        assert response.headers["Retry-After"] == str(contract.RETRY_AFTER_S)
+    if method == "GET":
+        body = response.get_data(as_text=True)
+        assert set(response.get_json()) == {"error", "request_id"}
+        for leak in (BUCKET, "arn:aws", code, "123456789012"):
+            assert leak not in body
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (EndpointConnectionError(endpoint_url="http://s3"), 503),
+        (ConnectTimeoutError(endpoint_url="http://s3"), 504),
+        (ReadTimeoutError(endpoint_url="http://s3"), 504),
+    ],
+)
+def test_network_failures_map_to_503_or_504(make_service, error, status):
+    service = make_service(s3_max_attempts=1)
+
+    def fail(**_):
+        raise error
+
+    service.s3.meta.events.register_first("before-send.s3.GetObject", fail)
+    try:
+        response = service.client.get("/files/a.txt")
+    finally:
+        service.s3.meta.events.unregister("before-send.s3.GetObject", fail)
+    assert response.status_code == status
+    assert ("Retry-After" in response.headers) is (status == 503)
+    assert "s3" not in response.get_json()["error"].lower().replace("storage", "")
+
+
+def test_downloads_beyond_capacity_get_503_and_health_still_answers(make_service, s3):
+    s3.put_object(Bucket=BUCKET, Key="a.txt", Body=b"x" * 100)
+    service = make_service(threads=8)
+    capacity = 8 - 2
+    open_streams = [service.client.get("/files/a.txt", buffered=False) for _ in range(capacity)]
+    assert [r.status_code for r in open_streams] == [200] * capacity
+
+    refused = service.client.get("/files/a.txt")
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == str(contract.RETRY_AFTER_S)
+    assert service.client.get(contract.HEALTH_PATH).status_code == 200
+    assert service.client.head("/files/a.txt").status_code == 200  # HEAD holds no stream
+
+    open_streams[0].close()  # a finished download frees its slot
+    assert service.client.get("/files/a.txt").status_code == 200
+    for response in open_streams[1:]:
+        response.close()
+
+
+def test_early_answers_do_not_hold_a_slot(make_service, s3):
+    service = make_service(threads=4)
+    for _ in range(10):
+        assert service.client.get("/files/missing").status_code == 404
+        assert service.client.get("/files/a/../b").status_code == 400
+    s3.put_object(Bucket=BUCKET, Key="a.txt", Body=b"x")
+    assert service.client.get("/files/a.txt").status_code == 200
+
+
+class _FlakyBody:
+    """Wraps an S3 body and fails after `good` bytes, as a reset connection would."""
+
+    def __init__(self, body, good: int) -> None:
+        self._body, self._left = body, good
+
+    def read(self, amount: int) -> bytes:
+        if self._left <= 0:
+            raise ResponseStreamingError(error="connection reset by peer")
+        data = self._body.read(min(amount, self._left))
+        self._left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._body.close()
+
+
+@pytest.fixture
+def break_streams():
+    """break_streams(service, good, times): the next `times` GetObject bodies fail after `good` bytes. Returns the
+    headers of every GetObject sent, so a test can check how the service resumed. Hooks are removed afterwards
+    (clients are shared across tests)."""
+    registered = []
+
+    def arm(service, good: int, times: int) -> list[dict]:
+        seen: list[dict] = []
+        remaining = [times]
+
+        def remember(params, **_):
+            seen.append(dict(params.get("headers", {})))
+
+        def wrap(parsed, **_):
+            if remaining[0] > 0 and "Body" in parsed:
+                remaining[0] -= 1
+                parsed["Body"] = _FlakyBody(parsed["Body"], good)
+
+        for event, handler in (("before-call.s3.GetObject", remember), ("after-call.s3.GetObject", wrap)):
+            service.s3.meta.events.register(event, handler)
+            registered.append((service.s3, event, handler))
+        return seen
+
+    yield arm
+    for client, event, handler in registered:
+        client.meta.events.unregister(event, handler)
+
+
+@pytest.fixture
+def payload(s3):
+    data = bytes(range(256)) * 64  # 16 KiB
+    etag = s3.put_object(Bucket=BUCKET, Key="blob.bin", Body=data)["ETag"]
+    return data, etag
+
+
+def test_broken_stream_resumes_from_where_it_stopped(make_service, payload, break_streams):
+    data, etag = payload
+    service = make_service(chunk_size=1024)
+    requests = break_streams(service, good=5000, times=1)
+    response = service.client.get("/files/blob.bin")
+    assert response.status_code == 200
+    assert response.data == data
+    assert len(requests) == 2
+    resume = requests[1]
+    assert resume["Range"] == f"bytes=5000-{len(data) - 1}"
+    assert resume["If-Match"] == etag
+
+
+def test_resumed_range_request_keeps_its_bounds(make_service, payload, break_streams):
+    data, _ = payload
+    service = make_service(chunk_size=1000)
+    requests = break_streams(service, good=3000, times=1)
+    response = service.client.get("/files/blob.bin", headers={"Range": "bytes=100-9099"})
+    assert response.status_code == 206
+    assert response.data == data[100:9100]
+    assert requests[1]["Range"] == "bytes=3100-9099"
+
+
+def test_stream_that_keeps_failing_aborts_instead_of_ending_short(make_service, payload, break_streams):
+    service = make_service(chunk_size=1024)
+    break_streams(service, good=2048, times=RESUME_ATTEMPTS + 1)
+    response = service.client.get("/files/blob.bin", buffered=False)
+    assert response.headers["Content-Length"] == str(len(payload[0]))
+    received = bytearray()
+
+    def drain():
+        for chunk in response.response:
+            received.extend(chunk)
+
+    with pytest.raises(StreamAbortedError):
+        drain()
+    response.close()
+    assert len(received) < len(payload[0])
+    assert received == payload[0][: len(received)]
+
+
+def test_object_replaced_mid_download_aborts(make_service, s3, payload, break_streams):
+    service = make_service(chunk_size=1024)
+    break_streams(service, good=4096, times=1)
+    response = service.client.get("/files/blob.bin", buffered=False)
+    iterator = iter(response.response)
+    next(iterator)
+    s3.put_object(Bucket=BUCKET, Key="blob.bin", Body=b"a different file")
+    with pytest.raises(StreamAbortedError):  # the resume carries If-Match: S3 answers 412
+        list(iterator)
+    response.close()

@@ -1,0 +1,71 @@
+import pytest
+
+from download_service import contract
+from download_service.settings import ConfigError, Settings
+
+
+def test_defaults_only_need_the_bucket():
+    settings = Settings.from_env({"FILES_BUCKET": "my-bucket"})
+    assert settings.files_bucket == "my-bucket"
+    assert settings.port == contract.PORT
+    assert settings.files_prefix == ""
+    assert settings.max_downloads_per_worker < settings.threads
+
+
+def test_every_variable_is_read():
+    settings = Settings.from_env(
+        {
+            "FILES_BUCKET": "b.example-1",
+            "FILES_PREFIX": "public/",
+            "PORT": "9000",
+            "HOST": "127.0.0.1",
+            "LOG_LEVEL": "DEBUG",
+            "CACHE_CONTROL": "no-cache",
+            "APP_VERSION": "abc123",
+            "WORKERS": "3",
+            "THREADS": "16",
+            "CHUNK_SIZE": "65536",
+            "S3_CONNECT_TIMEOUT": "1.5",
+            "S3_READ_TIMEOUT": "20",
+            "S3_MAX_ATTEMPTS": "5",
+            "FORWARDED_ALLOW_IPS": "*",
+        }
+    )
+    assert (settings.files_prefix, settings.port, settings.host, settings.log_level) == (
+        "public/",
+        9000,
+        "127.0.0.1",
+        "debug",
+    )
+    assert (settings.cache_control, settings.version, settings.workers, settings.threads) == (
+        "no-cache",
+        "abc123",
+        3,
+        16,
+    )
+    assert (settings.chunk_size, settings.s3_connect_timeout, settings.s3_read_timeout) == (65536, 1.5, 20.0)
+    assert (settings.s3_max_attempts, settings.forwarded_allow_ips) == (5, "*")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "FILES_BUCKET: required but not set"),
+        ({"FILES_BUCKET": "   "}, "FILES_BUCKET: required but not set"),
+        ({"FILES_BUCKET": "Bad_Bucket"}, "FILES_BUCKET: 'Bad_Bucket' is not a valid S3 bucket name"),
+        ({"FILES_BUCKET": "a..b"}, "FILES_BUCKET: 'a..b' is not a valid S3 bucket name"),
+        ({"FILES_BUCKET": "ok-bucket", "PORT": "http"}, "PORT: 'http' is not an integer"),
+        ({"FILES_BUCKET": "ok-bucket", "PORT": "70000"}, "PORT: 70000 is outside 1..65535"),
+        ({"FILES_BUCKET": "ok-bucket", "THREADS": "2"}, "THREADS: 2 is outside 4..256"),
+        ({"FILES_BUCKET": "ok-bucket", "LOG_LEVEL": "loud"}, "LOG_LEVEL: 'loud' is not one of"),
+        ({"FILES_BUCKET": "ok-bucket", "FILES_PREFIX": "/abs/"}, "FILES_PREFIX: must not start with '/'"),
+        ({"FILES_BUCKET": "ok-bucket", "S3_READ_TIMEOUT": "soon"}, "S3_READ_TIMEOUT: 'soon' is not a number"),
+        ({"FILES_BUCKET": "ok-bucket", "S3_CONNECT_TIMEOUT": "0"}, "S3_CONNECT_TIMEOUT: 0.0 is outside"),
+        ({"FILES_BUCKET": "ok-bucket", "CACHE_CONTROL": "a\r\nSet-Cookie: x"}, "CACHE_CONTROL: contains control"),
+    ],
+)
+def test_bad_values_name_the_variable_in_one_line(env, message):
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
