@@ -15,7 +15,7 @@ export PATH := $(BIN):$(PATH)
 # Local defaults for `make serve`; `make run` sets them for its embedded S3.
 PORT ?= 8080
 
-.PHONY: help venv run serve test test-service test-integration lint clean
+.PHONY: help venv run serve test test-service test-integration lint clean test-container image
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -43,9 +43,16 @@ test-service: $(STAMP) ## fast unit tests of the service (moto)
 test-integration: $(STAMP) ## real gunicorn + real SeaweedFS
 	$(BIN)/pytest tests/integration
 
-lint: $(STAMP) ## ruff
+lint: $(STAMP) ## ruff, hadolint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/hadolint Dockerfile
+
+test-container: $(STAMP) ## build the image (podman, stand-in base) and run it read-only against SeaweedFS
+	$(BIN)/pytest tests/container
+
+image: $(STAMP) ## build the service image as localhost/download-service:test (see tests/container/images.py)
+	$(BIN)/python -m tests.container.images --version "$$(git rev-parse --short HEAD 2>/dev/null || echo dev)"
 
 clean: ## remove build output, caches and local data (keeps .venv)
 	rm -rf cdk.out .pytest_cache .ruff_cache .coverage htmlcov .local reports

@@ -33,7 +33,10 @@ HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 DEBIAN_MIRROR = os.environ.get("DEBIAN_MIRROR", "http://deb.debian.org/debian")
 BASE_TAG = "localhost/download-service-base:bookworm"
 IMAGE_TAG = "localhost/download-service:test"
-INSTALL_HINT = "install one: `apt-get install -y podman buildah debootstrap runc` (as root), or start a Docker engine"
+INSTALL_HINT = (
+    "install: `apt-get install -y podman buildah debootstrap runc slirp4netns` (as root; .ci/run does it), "
+    "or start a Docker engine"
+)
 
 # Everything that shapes the stand-in base; its hash is stored as a label so a changed recipe rebuilds it.
 _PACKAGES = ("python3", "python3-venv", "ca-certificates")
@@ -81,12 +84,20 @@ class Engine:
         return ["--isolation", "chroot"] if self.name == "podman" else []
 
 
+def _installed(tool: str) -> bool:
+    return bool(shutil.which(tool)) or any(Path(d, tool).exists() for d in ("/usr/sbin", "/usr/bin", "/sbin"))
+
+
 def find_engine() -> Engine:
     docker = shutil.which("docker")
     if docker and subprocess.run([docker, "info"], capture_output=True, timeout=30, check=False).returncode == 0:
         return Engine("docker", docker)
     podman = shutil.which("podman")
     if podman:
+        # podman alone is not enough here: containers.conf selects runc, the tests' network is slirp4netns.
+        lacking = [tool for tool in ("runc", "slirp4netns") if not _installed(tool)]
+        if lacking:
+            raise NoEngineError(f"podman is installed but {' and '.join(lacking)} not; {INSTALL_HINT}")
         return Engine("podman", podman)
     reason = "a docker CLI is present but no daemon answers; " if docker else ""
     raise NoEngineError(f"no container engine: {reason}{INSTALL_HINT}")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from download_service import contract
+from tests.container import images
 from tests.container.conftest import BUCKET, json_lines, start_container
 
 REPO = Path(__file__).resolve().parents[2]
@@ -139,3 +140,9 @@ def test_sigterm_exits_cleanly_within_the_stop_timeout(engine, image, s3_server,
         assert "shutdown" in [line.get("event") for line in json_lines(running.logs())], running.logs()
     finally:
         running.remove()
+
+
+def test_no_engine_fails_with_what_to_install(monkeypatch):
+    monkeypatch.setattr(images.shutil, "which", lambda _tool: None)
+    with pytest.raises(images.NoEngineError, match=r"apt-get install -y podman buildah debootstrap"):
+        images.find_engine()
