@@ -27,7 +27,7 @@ bind = [f"{_settings.host}:{_settings.port}"]
 # so long transfers are not killed by `timeout`. The app admits at most threads - reserve downloads per worker
 # (Settings.max_downloads_per_worker) so /health always finds a free thread. Fixed counts, not CPU-derived:
 # Fargate reports the host's CPUs, not the task's share.
-worker_class = "gthread"
+worker_class = "download_service.worker.GracefulThreadWorker"
 workers = _settings.workers
 threads = _settings.threads
 worker_connections = 1000

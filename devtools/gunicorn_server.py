@@ -1,0 +1,102 @@
+"""The production gunicorn command as a managed subprocess, for integration tests and benchmarks.
+
+Runs exactly what `make serve` and the image run (`gunicorn --config src/gunicorn.conf.py`) on a free loopback
+port, with stdout/stderr captured to files so tests can read the JSON log lines.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+from devtools.seaweed import free_ports
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "src" / "gunicorn.conf.py"
+
+
+class GunicornServer:
+    def __init__(self, env: dict[str, str], log_dir: str | os.PathLike | None = None) -> None:
+        self.port = free_ports(1)[0]
+        self.env = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(self.port)}
+        self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="gunicorn-"))
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.stdout_path = self.log_dir / "stdout.log"
+        self.stderr_path = self.log_dir / "stderr.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> GunicornServer:
+        gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        with open(self.stdout_path, "ab") as out, open(self.stderr_path, "ab") as err:
+            self.process = subprocess.Popen(
+                [gunicorn, "--config", str(CONFIG)],
+                env=self.env,
+                cwd=self.log_dir,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}: {self.stderr_path.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1):  # noqa: S310  # nosec B310 - loopback
+                    if len(self.workers()) >= int(self.env.get("WORKERS", "2")):
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise RuntimeError(f"gunicorn not ready after {timeout:.0f} s: {self.stderr_path.read_text()}")
+
+    def workers(self) -> list[psutil.Process]:
+        return psutil.Process(self.process.pid).children()
+
+    def terminate(self) -> None:
+        """SIGTERM: gunicorn's graceful stop (what ECS sends)."""
+        self.process.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float) -> int:
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            for child in psutil.Process(self.process.pid).children(recursive=True):
+                child.kill()
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self, timeout: float = 40.0) -> None:
+        if self.process and self.process.poll() is None:
+            self.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log_lines(self) -> list[str]:
+        return [
+            line
+            for path in (self.stdout_path, self.stderr_path)
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+            if line.strip()
+        ]
+
+    def __enter__(self) -> GunicornServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
