@@ -24,12 +24,6 @@ RUN /opt/venv/bin/python -m compileall -q /app/src
 
 # ---- runtime ------------------------------------------------------------------------------------------------------
 FROM ${BASE_IMAGE}
-ARG APP_VERSION=dev
-LABEL org.opencontainers.image.title="download-service" \
-      org.opencontainers.image.description="Streams S3 objects as HTTP downloads (Flask + gunicorn)" \
-      org.opencontainers.image.version="${APP_VERSION}" \
-      org.opencontainers.image.revision="${APP_VERSION}"
-
 # A fixed numeric uid/gid: Kubernetes-style runAsNonRoot checks and file ownership do not depend on names.
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
@@ -39,12 +33,20 @@ COPY --from=builder /app/src /app/src
 
 ENV PATH="/opt/venv/bin:${PATH}" \
     PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1 \
-    APP_VERSION="${APP_VERSION}"
+    PYTHONUNBUFFERED=1
 
 USER 10001:10001
 WORKDIR /app
 # download_service.contract.PORT (tests/container checks they agree).
 EXPOSE 8080
+
+# The version changes with every commit, so it comes last: only metadata differs, every file layer stays cached
+# (and is not pushed again to ECR).
+ARG APP_VERSION=dev
+LABEL org.opencontainers.image.title="download-service" \
+      org.opencontainers.image.description="Streams S3 objects as HTTP downloads (Flask + gunicorn)" \
+      org.opencontainers.image.version="${APP_VERSION}" \
+      org.opencontainers.image.revision="${APP_VERSION}"
+ENV APP_VERSION="${APP_VERSION}"
 # Exec form: gunicorn is PID 1 and gets ECS's SIGTERM itself. All settings live in the config file.
 CMD ["gunicorn", "--config", "/app/src/gunicorn.conf.py"]
