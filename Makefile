@@ -15,7 +15,7 @@ export PATH := $(BIN):$(PATH)
 # Local defaults for `make serve`; `make run` sets them for its embedded S3.
 PORT ?= 8080
 
-.PHONY: help venv run serve test test-service test-integration lint clean test-container image
+.PHONY: help venv run serve bench load test test-service test-integration lint clean test-container image
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -42,6 +42,12 @@ test-service: $(STAMP) ## fast unit tests of the service (moto)
 
 test-integration: $(STAMP) ## real gunicorn + real SeaweedFS
 	$(BIN)/pytest tests/integration
+
+bench: $(STAMP) ## P1-P6 performance figures vs direct S3 (prints a table, writes reports/bench.json)
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+load: $(STAMP) ## Locust headless (LOAD_URL=..., default: a local service it starts); reports in reports/
+	$(BIN)/python -m devtools.load $(LOAD_ARGS)
 
 lint: $(STAMP) ## ruff, hadolint
 	$(BIN)/ruff check .

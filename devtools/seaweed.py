@@ -29,8 +29,10 @@ _PORT_FLAGS = (
     "s3.port.grpc",
     "admin.port",
     "admin.port.grpc",
+    "metricsPort",  # Prometheus metrics: the benchmarks count S3 requests there
 )
 STOP_TIMEOUT_S = 15
+_CREDENTIAL_VARIABLES = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "S3_BUCKET"})
 
 
 def free_ports(count: int) -> list[int]:
@@ -100,8 +102,16 @@ class SeaweedS3:
     def start(self, timeout: float = 60.0) -> SeaweedS3:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child for its lifetime
+        # `weed mini` turns AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/S3_BUCKET into an identity it enforces; without
+        # them it accepts any signature, so every caller's dummy credentials work whatever the environment holds.
+        env = {k: v for k, v in os.environ.items() if k not in _CREDENTIAL_VARIABLES}
         self.process = subprocess.Popen(
-            self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            self.command(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
         )
         log.close()
         self._wait_ready(timeout)
@@ -134,6 +144,17 @@ class SeaweedS3:
                 self.kill()
         if self._own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def request_count(self) -> int:
+        """S3 requests served for `bucket` so far, from SeaweedFS's own Prometheus counters."""
+        url = f"http://127.0.0.1:{self.ports['metricsPort']}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:  # nosec B310 - loopback URL
+            text = response.read().decode()
+        total = 0
+        for line in text.splitlines():
+            if line.startswith("SeaweedFS_s3_request_total{") and f'bucket="{self.bucket}"' in line:
+                total += int(float(line.rsplit(" ", 1)[1]))
+        return total
 
     def kill(self) -> None:
         if self.process and self.process.poll() is None:

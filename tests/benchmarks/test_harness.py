@@ -1,0 +1,26 @@
+"""A quick run of the benchmark harness: it must produce every figure. Timing is not asserted (shared machine);
+the S3 request counts are, because they are exact."""
+
+import json
+
+from benchmarks import run
+
+
+def test_quick_run_produces_every_measure(tmp_path, capsys):
+    output = tmp_path / "bench.json"
+    assert run.main(["--quick", "--repeat", "1", "--json", str(output)]) == 0
+    results = json.loads(output.read_text())
+    assert set(results) >= {
+        "P1_throughput",
+        "P2_rss_growth_mib",
+        "P3_small_latency",
+        "P4_s3_requests",
+        "P5_health_under_load",
+        "P6_rps_per_worker",
+    }
+    assert results["P1_throughput"]["262144"]["ratio"]["median"] > 0
+    assert results["P4_s3_requests"] == {"GET": 1.0, "Range": 1.0, "304": 1.0, "404": 1.0, "HEAD": 1.0}
+    assert results["P5_health_under_load"]["streams_refused"] > 0  # the load really saturated the workers
+    table = capsys.readouterr().out
+    for label in ("P1 throughput ratio", "P2 worker RSS growth", "P3 1 KiB overhead p99", "P5 /health p99"):
+        assert label in table
