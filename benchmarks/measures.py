@@ -47,19 +47,31 @@ def _connection(url: str) -> http.client.HTTPConnection:
 # --- P1: single-stream throughput ---------------------------------------------------------------------------------
 
 
-def throughput(bench: Bench, server_url: str, key: str, size: int) -> dict:
-    """MiB/s through the service and straight from S3, measured back to back."""
-    connection = _connection(server_url)
+def throughput(bench: Bench, server, key: str, size: int) -> dict:
+    """MiB/s through the service and straight from S3, measured back to back, plus the CPU seconds per GiB the
+    service's workers spent: on a machine where client, server and S3 share two cores the wall-clock ratio is
+    bounded by CPU contention, while CPU per GiB is what a Fargate task's vCPU share has to pay."""
+    workers = server.workers()
+    cpu_before = sum(sum(w.cpu_times()[:2]) for w in workers)
+    connection = _connection(server.url)
     started = time.perf_counter()
     status, received = http_get(connection, f"/files/{key}")
     service_s = time.perf_counter() - started
     connection.close()
+    worker_cpu = sum(sum(w.cpu_times()[:2]) for w in workers) - cpu_before
     assert (status, received) == (200, size), (status, received)
-    started = time.perf_counter()
+    started, client_cpu = time.perf_counter(), time.process_time()
     assert direct_get(bench, key) == size
-    direct_s = time.perf_counter() - started
+    direct_s, client_cpu = time.perf_counter() - started, time.process_time() - client_cpu
     service, direct = size / MiB / service_s, size / MiB / direct_s
-    return {"service_mib_s": service, "direct_mib_s": direct, "ratio": service / direct}
+    gib = size / 2**30
+    return {
+        "service_mib_s": service,
+        "direct_mib_s": direct,
+        "ratio": service / direct,
+        "worker_cpu_s_per_gib": worker_cpu / gib,
+        "direct_client_cpu_s_per_gib": client_cpu / gib,
+    }
 
 
 # --- P2: worker memory while streaming ----------------------------------------------------------------------------

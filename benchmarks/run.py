@@ -28,15 +28,15 @@ class Sizes:
     stream: int
     memory: list[int]
     small_requests: int
-    concurrency: int
+    concurrency: list[int]
     probes: int
     rps_levels: list[int]
     rps_seconds: float
     count_repeat: int
 
 
-FULL = Sizes(256 * MiB, [256 * MiB, 1024 * MiB], 2000, 8, 200, [1, 2, 4, 8, 16], 5.0, 20)
-QUICK = Sizes(8 * MiB, [4 * MiB, 8 * MiB], 40, 4, 10, [1, 4], 0.5, 2)
+FULL = Sizes(256 * MiB, [256 * MiB, 1024 * MiB], 2000, [2, 8], 200, [1, 2, 4, 8, 16], 5.0, 20)
+QUICK = Sizes(8 * MiB, [4 * MiB, 8 * MiB], 40, [2], 10, [1, 4], 0.5, 2)
 SMALL_KEY, STREAM_KEY = "small/1KiB.bin", "large/stream.bin"
 
 
@@ -52,7 +52,7 @@ def run(sizes: Sizes, repeat: int, chunk_sizes: list[int]) -> dict:
         results["P1_throughput"] = {}
         for chunk in chunk_sizes:
             with bench.service(CHUNK_SIZE=str(chunk)) as server:
-                reps = [measures.throughput(bench, server.url, STREAM_KEY, sizes.stream) for _ in range(repeat)]
+                reps = [measures.throughput(bench, server, STREAM_KEY, sizes.stream) for _ in range(repeat)]
             results["P1_throughput"][str(chunk)] = {k: summary([r[k] for r in reps]) for k in reps[0]}
 
         with bench.service(WORKERS="1") as server:
@@ -62,11 +62,13 @@ def run(sizes: Sizes, repeat: int, chunk_sizes: list[int]) -> dict:
             }
 
         with bench.service() as server:
-            reps = [
-                measures.small_latency(bench, server.url, SMALL_KEY, sizes.concurrency, sizes.small_requests)
-                for _ in range(repeat)
-            ]
-            results["P3_small_latency"] = {k: summary([r[k] for r in reps]) for k in reps[0]}
+            results["P3_small_latency"] = {}
+            for concurrency in sizes.concurrency:
+                reps = [
+                    measures.small_latency(bench, server.url, SMALL_KEY, concurrency, sizes.small_requests)
+                    for _ in range(repeat)
+                ]
+                results["P3_small_latency"][str(concurrency)] = {k: summary([r[k] for r in reps]) for k in reps[0]}
             results["P4_s3_requests"] = measures.s3_requests_per_request(
                 bench, server.url, SMALL_KEY, sizes.count_repeat
             )
@@ -105,12 +107,12 @@ def table(results: dict) -> str:
         )
     for size, growth in results["P2_rss_growth_mib"].items():
         rows.append((f"P2 worker RSS growth, {size} MiB object", "<= 32 MiB", fmt(growth, " MiB", 1)))
-    p3 = results["P3_small_latency"]
-    rows.append(("P3 1 KiB overhead p50", "<= +5 ms", fmt(p3["overhead_p50_ms"], " ms")))
-    rows.append(("P3 1 KiB overhead p99", "<= +15 ms", fmt(p3["overhead_p99_ms"], " ms")))
-    for side in ("service", "direct"):
-        p50, p99 = p3[f"{side}_p50_ms"]["median"], p3[f"{side}_p99_ms"]["median"]
-        rows.append((f"   {side} p50 / p99", "", f"{p50:.2f} / {p99:.2f} ms"))
+    for concurrency, p3 in results["P3_small_latency"].items():
+        rows.append((f"P3 1 KiB overhead p50 @ {concurrency} clients", "<= +5 ms", fmt(p3["overhead_p50_ms"], " ms")))
+        rows.append((f"P3 1 KiB overhead p99 @ {concurrency} clients", "<= +15 ms", fmt(p3["overhead_p99_ms"], " ms")))
+        for side in ("service", "direct"):
+            p50, p99 = p3[f"{side}_p50_ms"]["median"], p3[f"{side}_p99_ms"]["median"]
+            rows.append((f"   {side} p50 / p99", "", f"{p50:.2f} / {p99:.2f} ms"))
     for kind, count in results["P4_s3_requests"].items():
         rows.append((f"P4 S3 requests per {kind}", "== 1", f"{count:.2f}"))
     p5 = results["P5_health_under_load"]
