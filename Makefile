@@ -63,3 +63,31 @@ image: $(STAMP) ## build the service image as localhost/download-service:test (s
 clean: ## remove build output, caches and local data (keeps .venv)
 	rm -rf cdk.out .pytest_cache .ruff_cache .coverage htmlcov .local reports
 	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +
+
+# ---- infrastructure (CDK) -----------------------------------------------------------------------------------------
+# The CDK CLI is pinned in package.json/package-lock.json and run with npx; no global install, no AWS needed to synth.
+CDK := npx --no-install cdk
+CDK_FLAGS := --no-notices
+NPM_STAMP := node_modules/.installed
+export CDK_DISABLE_CLI_TELEMETRY := true
+SANDBOX_STAGE ?= Sandbox
+
+.PHONY: cdk-deps synth test-infra deploy-sandbox destroy-sandbox
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+cdk-deps: $(NPM_STAMP) ## install the pinned CDK CLI into node_modules (npm ci)
+
+synth: $(STAMP) $(NPM_STAMP) ## render every stage's CloudFormation into cdk.out, offline (no AWS credentials)
+	$(CDK) synth $(CDK_FLAGS) --quiet
+
+test-infra: $(STAMP) ## CDK assertions, cdk-nag, cfn-lint over the synthesized stages
+	$(BIN)/pytest tests/infra
+
+deploy-sandbox: $(STAMP) $(NPM_STAMP) ## deploy the sandbox stage from this machine (AWS credentials + cdk bootstrap)
+	$(CDK) deploy $(CDK_FLAGS) '$(SANDBOX_STAGE)/*' --require-approval broadening
+
+destroy-sandbox: $(STAMP) $(NPM_STAMP) ## delete the sandbox stage's stacks (its buckets are emptied and deleted)
+	$(CDK) destroy $(CDK_FLAGS) '$(SANDBOX_STAGE)/*'

@@ -1,0 +1,26 @@
+#!/usr/bin/env python3
+"""CDK entry point (`cdk.json` runs it). All wiring lives in `stages.app.build`."""
+
+import sys
+from pathlib import Path
+
+# The stages import the service's platform contract (src/download_service/contract.py).
+sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
+
+import aws_cdk as cdk
+
+from stages import ConfigError
+from stages.app import build
+
+
+def main() -> None:
+    app = cdk.App()
+    try:
+        build(app)
+    except ConfigError as error:
+        sys.exit(str(error))  # one line naming the field, no stack trace
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,7 @@
+"""CDK stages for the download service (design §4)."""
+
+from .config import AppConfig, ConfigError, StageConfig, load
+from .dns import DnsStack
+from .service_stage import ServiceStage
+
+__all__ = ["AppConfig", "ConfigError", "DnsStack", "ServiceStage", "StageConfig", "load"]

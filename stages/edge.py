@@ -1,0 +1,135 @@
+"""The public edge: ALB, listeners, target group, and (with a domain) the ACM certificate and Route 53 alias."""
+
+from __future__ import annotations
+
+from aws_cdk import Annotations, Duration
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as targets
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from download_service import contract
+
+from . import nag
+from .config import StageConfig
+from .network import Network
+
+#: TLS 1.3 and 1.2 with forward-secret AEAD ciphers only (ELBSecurityPolicy-TLS13-1-2-Res-2021-06).
+SSL_POLICY = elbv2.SslPolicy.TLS13_RES
+
+
+class Edge(Construct):
+    """Internet-facing ALB in the public subnets forwarding to `target_group` (IP targets on contract.PORT).
+
+    With `config.domain_name`: HTTPS on 443 with a DNS-validated certificate, 80 redirects to 443, and an alias
+    record. Without: plain HTTP on 80 and a synth warning (config validation refuses this for production).
+    `url` is the service's base URL.
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: StageConfig, network: Network, log_bucket: s3.IBucket
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=network.vpc,
+            description="Load balancer: HTTP/HTTPS from the internet, egress to the service tasks only",
+            allow_all_outbound=False,
+        )
+        nag.acknowledge(
+            self.security_group,
+            "AwsSolutions-EC23",
+            "Public download endpoint: the internet-facing ALB must accept 80 (redirect) and 443 from anywhere.",
+        )
+
+        self.load_balancer = elbv2.ApplicationLoadBalancer(
+            self,
+            "LoadBalancer",
+            vpc=network.vpc,
+            vpc_subnets=network.public_subnets,
+            internet_facing=True,
+            security_group=self.security_group,
+            drop_invalid_header_fields=True,
+            # Below gunicorn's keep-alive (contract.KEEPALIVE_S): the ALB, not gunicorn, closes idle connections.
+            idle_timeout=Duration.seconds(contract.ALB_IDLE_TIMEOUT_S),
+            deletion_protection=config.protect,
+        )
+        self.load_balancer.log_access_logs(log_bucket, "alb")
+
+        self.target_group = elbv2.ApplicationTargetGroup(
+            self,
+            "Targets",
+            vpc=network.vpc,
+            target_type=elbv2.TargetType.IP,
+            port=contract.PORT,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            # Time a draining task keeps serving in-flight downloads before ECS sends SIGTERM (see contract).
+            deregistration_delay=Duration.seconds(contract.DEREGISTRATION_DELAY_S),
+            health_check=elbv2.HealthCheck(
+                path=contract.HEALTH_PATH,
+                healthy_http_codes="200",
+                interval=Duration.seconds(15),
+                timeout=Duration.seconds(5),
+                healthy_threshold_count=2,
+                unhealthy_threshold_count=3,
+            ),
+        )
+
+        if config.domain_name and config.hosted_zone:
+            self.hosted_zone = route53.HostedZone.from_hosted_zone_attributes(
+                self, "Zone", hosted_zone_id=config.hosted_zone.id, zone_name=config.hosted_zone.name
+            )
+            # CloudFormation waits until ACM sees the validation record: the zone must already be delegated
+            # (README "DNS"), or this resource waits for hours before failing.
+            self.certificate = acm.Certificate(
+                self,
+                "Certificate",
+                domain_name=config.domain_name,
+                validation=acm.CertificateValidation.from_dns(self.hosted_zone),
+            )
+            self.https_listener = self.load_balancer.add_listener(
+                "Https",
+                port=443,
+                protocol=elbv2.ApplicationProtocol.HTTPS,
+                certificates=[self.certificate],
+                ssl_policy=SSL_POLICY,
+                open=True,
+                default_target_groups=[self.target_group],
+            )
+            self.http_listener = self.load_balancer.add_listener(
+                "Http",
+                port=80,
+                protocol=elbv2.ApplicationProtocol.HTTP,
+                open=True,
+                default_action=elbv2.ListenerAction.redirect(protocol="HTTPS", port="443", permanent=True),
+            )
+            self.alias = route53.ARecord(
+                self,
+                "Alias",
+                zone=self.hosted_zone,
+                record_name=config.domain_name,
+                target=route53.RecordTarget.from_alias(targets.LoadBalancerTarget(self.load_balancer)),
+            )
+            self.url = f"https://{config.domain_name}"
+        else:
+            self.hosted_zone = None
+            self.certificate = None
+            self.https_listener = None
+            self.http_listener = self.load_balancer.add_listener(
+                "Http",
+                port=80,
+                protocol=elbv2.ApplicationProtocol.HTTP,
+                open=True,
+                default_target_groups=[self.target_group],
+            )
+            self.url = f"http://{self.load_balancer.load_balancer_dns_name}"
+            Annotations.of(self).add_warning_v2(
+                "download-service:http-only",
+                f"Stage {config.name!r} has no domain_name: the service is served over plain HTTP on the ALB's "
+                "DNS name. Set domain_name and hosted_zone in cdk.json for HTTPS.",
+            )

@@ -1,0 +1,44 @@
+"""One deployable copy of the download service."""
+
+from __future__ import annotations
+
+from aws_cdk import Environment, Stage, Tags
+from constructs import Construct
+
+from download_service import contract
+
+from .config import StageConfig
+from .stateful_stack import StatefulStack
+from .stateless_stack import StatelessStack
+
+
+class ServiceStage(Stage):
+    """A stateful stack (buckets) and a stateless stack (network, edge, service) in one account/region.
+
+    `service_url_output` and `bucket_name_output` are the CfnOutputs the pipeline's smoke step reads
+    (`env_from_cfn_outputs`).
+    """
+
+    def __init__(self, scope: Construct, config: StageConfig, *, construct_id: str | None = None) -> None:
+        super().__init__(
+            scope,
+            construct_id or config.construct_id,
+            env=Environment(account=config.account, region=config.region),
+        )
+        # Explicit availability zones: answer the AZ context lookup from cdk.json, so synth needs no AWS call.
+        self.node.set_context(
+            f"availability-zones:account={config.account}:region={config.region}", list(config.availability_zones)
+        )
+        self.config = config
+        self.stateful = StatefulStack(self, "Stateful", config=config)
+        self.stateless = StatelessStack(
+            self,
+            "Stateless",
+            config=config,
+            log_bucket=self.stateful.log_bucket,
+        )
+        self.stateless.add_stack_dependency(self.stateful, "the files bucket must exist before the service reads it")
+        self.service_url_output = self.stateless.service_url_output
+        self.bucket_name_output = self.stateful.bucket_name_output
+        Tags.of(self).add("service", contract.SERVICE_NAME)
+        Tags.of(self).add("stage", config.name)

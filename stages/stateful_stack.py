@@ -1,0 +1,22 @@
+"""Everything that holds data and must outlive a redeploy of the stateless stack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from .config import StageConfig
+from .storage import Storage
+
+
+class StatefulStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, termination_protection=config.production, **kwargs)
+        self.storage = Storage(self, "Storage", config=config)
+        self.files_bucket = self.storage.files_bucket
+        self.log_bucket = self.storage.log_bucket
+        self.bucket_name_output = CfnOutput(
+            self, "FilesBucketName", value=self.files_bucket.bucket_name, description="Bucket the service serves"
+        )
