@@ -18,6 +18,8 @@ from pathlib import Path
 
 import psutil
 
+from download_service.settings import Settings
+
 from . import measures
 from .harness import MiB, bench_environment
 from .stats import summary
@@ -133,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the harness, measures nothing")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", default="reports/bench.json")
-    parser.add_argument("--chunk-sizes", default="262144", help="comma-separated CHUNK_SIZE values for P1")
+    parser.add_argument(
+        "--chunk-sizes", default=str(Settings.chunk_size), help="comma-separated CHUNK_SIZE values for P1"
+    )
     args = parser.parse_args(argv)
     chunk_sizes = [int(c) for c in args.chunk_sizes.split(",")]
     results = run(QUICK if args.quick else FULL, args.repeat, chunk_sizes)
