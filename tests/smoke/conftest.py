@@ -1,0 +1,62 @@
+"""The smoke suite's only inputs: a base URL and one known object.
+
+In the pipeline (and against any deployment) they come from the environment:
+    SMOKE_BASE_URL       e.g. https://files.example.com  (the stage's ServiceUrl output)
+    SMOKE_OBJECT_KEY     a key the stage seeded (the canary object)
+    SMOKE_OBJECT_SHA256  its SHA-256, hex
+Without SMOKE_BASE_URL (make test, CI) the suite starts its own target: SeaweedFS plus the production gunicorn
+server on loopback, with a canary object uploaded, so the same tests run on every commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+import boto3
+import pytest
+import requests
+
+from devtools.gunicorn_server import GunicornServer
+from devtools.seaweed import SeaweedS3
+
+LOCAL_BUCKET = "smoke-files"
+LOCAL_KEY = "_canary/smoke check ü.txt"
+LOCAL_BODY = b"canary object for the smoke suite\n" * 100
+
+
+@dataclass(frozen=True)
+class Target:
+    base_url: str
+    key: str
+    sha256: str
+
+    def url(self, path: str) -> str:
+        return self.base_url.rstrip("/") + path
+
+
+@pytest.fixture(scope="session")
+def target(tmp_path_factory):
+    if os.environ.get("SMOKE_BASE_URL"):
+        yield Target(os.environ["SMOKE_BASE_URL"], os.environ["SMOKE_OBJECT_KEY"], os.environ["SMOKE_OBJECT_SHA256"])
+        return
+    with SeaweedS3(LOCAL_BUCKET) as s3:
+        client = boto3.client("s3", endpoint_url=s3.endpoint_url, region_name="us-east-1")
+        client.put_object(Bucket=LOCAL_BUCKET, Key=LOCAL_KEY, Body=LOCAL_BODY, ContentType="text/plain")
+        env = {
+            "FILES_BUCKET": LOCAL_BUCKET,
+            "AWS_ENDPOINT_URL_S3": s3.endpoint_url,
+            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "smoke"),
+            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "smoke"),
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        with GunicornServer(env, log_dir=tmp_path_factory.mktemp("smoke")) as server:
+            yield Target(server.url, LOCAL_KEY, hashlib.sha256(LOCAL_BODY).hexdigest())
+
+
+@pytest.fixture(scope="session")
+def http():
+    with requests.Session() as session:
+        session.headers["User-Agent"] = "download-service-smoke/1"
+        yield session
