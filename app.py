@@ -7,14 +7,12 @@ from pathlib import Path
 # The stages import the service's platform contract (src/download_service/contract.py).
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-import aws_cdk as cdk
-
 from stages import ConfigError
-from stages.app import build
+from stages.app import build, new_app
 
 
 def main() -> None:
-    app = cdk.App()
+    app = new_app()
     try:
         build(app)
     except ConfigError as error:

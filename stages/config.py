@@ -74,8 +74,9 @@ class StageConfig:
     name: str
     account: str
     region: str
-    availability_zones: tuple[str, ...]
     production: bool = False
+    #: Empty: the first two AZs the account has in the region, resolved at deploy time (Fn::GetAZs).
+    availability_zones: tuple[str, ...] = ()
     vpc_cidr: str = "10.0.0.0/16"
     cpu: int = 512
     memory_mib: int = 1024
@@ -167,8 +168,8 @@ def _stage(name: str, defaults: Mapping[str, Any], raw: Any) -> StageConfig:
     f = _Fields(merged, path)
     account = f.text("account", required=True, pattern=_ACCOUNT, hint="a 12-digit string (quoted)")
     region = f.text("region", required=True, pattern=_REGION, hint="an AWS region such as eu-west-1")
-    azs = f.string_list("availability_zones", required=True)
-    if len(azs) != 2 or len(set(azs)) != 2:
+    azs = f.string_list("availability_zones")
+    if azs and (len(azs) != 2 or len(set(azs)) != 2):
         raise ConfigError(path("availability_zones"), "list exactly 2 distinct availability zones")
     for az in azs:
         if not (az.startswith(region) and re.fullmatch(r"[a-z]", az[len(region) :])):
@@ -316,8 +317,10 @@ class _Fields:
             raise ConfigError(self._path(key), f"{value!r} is not {hint}")
         return value
 
-    def string_list(self, key: str, *, required: bool = False) -> list[str]:
-        value = self._get(key, required)
+    def string_list(self, key: str) -> list[str]:
+        value = self._get(key, False)
+        if value is None:
+            return []
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise ConfigError(self._path(key), "must be a list of strings")
         return value

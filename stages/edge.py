@@ -17,8 +17,9 @@ from . import nag
 from .config import StageConfig
 from .network import Network
 
-#: TLS 1.3 and 1.2 with forward-secret AEAD ciphers only (ELBSecurityPolicy-TLS13-1-2-Res-2021-06).
-SSL_POLICY = elbv2.SslPolicy.TLS13_RES
+#: TLS 1.3 (and 1.2 for older clients) with forward-secret AEAD ciphers only, plus hybrid post-quantum key
+#: exchange: ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09.
+SSL_POLICY = elbv2.SslPolicy.TLS13_12_RES_PQ
 
 
 class Edge(Construct):

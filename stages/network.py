@@ -47,7 +47,7 @@ class Network(Construct):
             self,
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(config.vpc_cidr),
-            availability_zones=list(config.availability_zones),
+            max_azs=2,  # the stack's availability_zones (see StatelessStack)
             nat_gateways=0,
             subnet_configuration=[
                 ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),

@@ -25,10 +25,6 @@ class ServiceStage(Stage):
             construct_id or config.construct_id,
             env=Environment(account=config.account, region=config.region),
         )
-        # Explicit availability zones: answer the AZ context lookup from cdk.json, so synth needs no AWS call.
-        self.node.set_context(
-            f"availability-zones:account={config.account}:region={config.region}", list(config.availability_zones)
-        )
         self.config = config
         self.stateful = StatefulStack(self, "Stateful", config=config)
         self.stateless = StatelessStack(

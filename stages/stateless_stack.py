@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Fn, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -47,3 +47,11 @@ class StatelessStack(Stack):
             target_group=self.edge.target_group,
         )
         self.service_url_output = CfnOutput(self, "ServiceUrl", value=self.edge.url, description="Service base URL")
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """The VPC's two AZs, without the AZ context lookup an account-specific stack would otherwise need (synth
+        stays offline): cdk.json's `availability_zones` if set, else the account's first two (Fn::GetAZs)."""
+        if self.config.availability_zones:
+            return list(self.config.availability_zones)
+        return [Fn.select(index, Fn.get_azs()) for index in range(2)]

@@ -1,0 +1,168 @@
+"""cdk.json config: loads, and every class of mistake gives one line naming the field."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stages.app import CDK_JSON, cdk_json_context
+from stages.config import CONTEXT_KEY, LOG_RETENTION_DAYS, ConfigError, load
+
+REPO_ROOT = CDK_JSON.parent
+
+
+def base() -> dict[str, Any]:
+    return copy.deepcopy(cdk_json_context()[CONTEXT_KEY])
+
+
+def test_cdk_json_loads() -> None:
+    config = load(base())
+    assert set(config.stages) >= {"dev", "prod"}
+    prod = config.stages["prod"]
+    assert prod.production
+    assert prod.https
+    assert prod.protect
+    assert not config.stages["dev"].production
+    assert not config.stages["dev"].protect
+    assert prod.min_tasks >= 2
+    assert prod.availability_zones == ()  # the account's first two, at deploy time
+
+
+def test_explicit_availability_zones() -> None:
+    raw = base()
+    raw["stages"]["dev"]["availability_zones"] = ["eu-west-1b", "eu-west-1c"]
+    assert load(raw).stages["dev"].availability_zones == ("eu-west-1b", "eu-west-1c")
+
+
+def test_stage_values_override_defaults() -> None:
+    raw = base()
+    raw["defaults"]["max_tasks"] = 3
+    raw["stages"]["dev"]["max_tasks"] = 5
+    config = load(raw)
+    assert config.stages["dev"].max_tasks == 5
+    assert config.stages["sandbox"].max_tasks == 3
+
+
+def test_deletion_protection_can_be_set_explicitly() -> None:
+    raw = base()
+    raw["stages"]["dev"]["deletion_protection"] = True
+    assert load(raw).stages["dev"].protect
+
+
+def _set(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = raw
+    for key in parents:
+        node = node.setdefault(key, {})
+    if value is _DELETE:
+        node.pop(leaf, None)
+    else:
+        node[leaf] = value
+
+
+_DELETE = object()
+
+CASES = [
+    # (field to change, new value, expected error line)
+    ("defaults.account", 123456789012, "cdk.json: defaults.account: must be a string (a 12-digit string (quoted))"),
+    ("stages.dev.account", "12345", "cdk.json: stages.dev.account: '12345' is not a 12-digit string (quoted)"),
+    ("defaults.account", _DELETE, "cdk.json: stages.sandbox.account: required"),
+    ("stages.prod.region", "Europe", "cdk.json: stages.prod.region: 'Europe' is not an AWS region such as eu-west-1"),
+    ("stages.dev.availability_zones", ["eu-west-1a"], "cdk.json: stages.dev.availability_zones: list exactly 2"),
+    (
+        "stages.dev.availability_zones",
+        ["us-east-1a", "us-east-1b"],
+        "cdk.json: stages.dev.availability_zones: 'us-east-1a' is not an availability zone of eu-west-1",
+    ),
+    ("stages.dev.availability_zones", "eu-west-1a", "cdk.json: stages.dev.availability_zones: must be a list"),
+    ("stages.dev.cpu", 300, "cdk.json: stages.dev.cpu: 300 is not a Fargate cpu size"),
+    ("stages.dev.memory_mib", 512, "cdk.json: stages.dev.memory_mib: 512 is not valid with cpu 512"),
+    ("stages.dev.cpu", "512", "cdk.json: stages.dev.cpu: must be an integer, not '512'"),
+    ("stages.dev.min_tasks", 1, "cdk.json: stages.dev.min_tasks: at least 2"),
+    ("stages.dev.max_tasks", 1, "cdk.json: stages.dev.max_tasks: must be >= min_tasks (2)"),
+    ("stages.dev.requests_per_target", 0, "cdk.json: stages.dev.requests_per_target: must be a positive number"),
+    ("stages.dev.log_retention_days", 10, "cdk.json: stages.dev.log_retention_days: 10 is not a CloudWatch Logs"),
+    ("defaults.log_level", "loud", "cdk.json: defaults.log_level: one of debug, info, warning, error, critical"),
+    ("stages.dev.vpc_cidr", "10.0.0.0/8", "cdk.json: stages.dev.vpc_cidr: use a /16 to /22 block"),
+    ("stages.dev.vpc_cidr", "10.0.0.300/16", "cdk.json: stages.dev.vpc_cidr: '10.0.0.300/16' is not an IPv4 CIDR"),
+    ("stages.dev.files_prefix", "/public/", "cdk.json: stages.dev.files_prefix: S3 key prefixes do not start with '/'"),
+    ("stages.dev.production", "yes", "cdk.json: stages.dev.production: must be true or false, not 'yes'"),
+    ("stages.prod.domain_name", _DELETE, "cdk.json: stages.prod.domain_name: required when production is true"),
+    (
+        "stages.prod.domain_name",
+        "Download.Example.com",
+        "cdk.json: stages.prod.domain_name: 'Download.Example.com' is not",
+    ),
+    (
+        "stages.prod.domain_name",
+        "download.other.org",
+        "cdk.json: stages.prod.domain_name: 'download.other.org' is not inside",
+    ),
+    ("stages.prod.hosted_zone", _DELETE, "cdk.json: stages.prod.hosted_zone: required when domain_name is set"),
+    ("stages.prod.hosted_zone.id", "zone-1", "cdk.json: stages.prod.hosted_zone.id: 'zone-1' is not a Route 53 hosted"),
+    ("stages.prod.hosted_zone.name", _DELETE, "cdk.json: stages.prod.hosted_zone.name: required"),
+    ("stages.prod.hosted_zone.ttl", 60, "cdk.json: stages.prod.hosted_zone.ttl: unknown field (known: id, name)"),
+    (
+        "stages.dev.hosted_zone",
+        {"id": "Z123", "name": "example.com"},
+        "cdk.json: stages.dev.domain_name: required when",
+    ),
+    ("stages.prod.alarm_email", "ops", "cdk.json: stages.prod.alarm_email: 'ops' is not an e-mail address"),
+    ("stages.prod.monthly_budget_usd", -5, "cdk.json: stages.prod.monthly_budget_usd: must be a positive amount"),
+    ("stages.dev.max_task", 4, "cdk.json: stages.dev.max_task: unknown field"),
+    ("defaults.regoin", "eu-west-1", "cdk.json: defaults.regoin: unknown field"),
+    ("stages.Dev", {}, "cdk.json: stages.Dev: stage names are 1-16 lowercase letters/digits"),
+    ("stages.qa", [], "cdk.json: stages.qa: must be an object, not list"),
+    ("stages", {}, "cdk.json: stages: define at least one stage"),
+    ("pipline", {}, "cdk.json: pipline: unknown field"),
+    ("dns", {"zone_name": "example.com", "region": "eu-west-1"}, "cdk.json: dns.account: required"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), CASES, ids=[case[0] + "=" + repr(case[1]) for case in CASES])
+def test_invalid_field_gives_one_line_naming_it(field: str, value: Any, message: str) -> None:
+    raw = base()
+    _set(raw, field, value)
+    with pytest.raises(ConfigError) as caught:
+        load(raw)
+    text = str(caught.value)
+    assert text.startswith(message), text
+    assert "\n" not in text
+
+
+def test_missing_context_key() -> None:
+    with pytest.raises(ConfigError, match=r"^cdk.json: download-service: missing from the cdk.json context$"):
+        load(None)
+
+
+def test_every_retention_period_maps_to_the_cdk_enum() -> None:
+    from aws_cdk import aws_logs as logs
+
+    from stages.retention import retention_days
+
+    assert retention_days(30) is logs.RetentionDays.ONE_MONTH
+    assert retention_days(365) is logs.RetentionDays.ONE_YEAR
+    assert retention_days(3653) is logs.RetentionDays.TEN_YEARS
+    assert len({retention_days(days) for days in LOG_RETENTION_DAYS}) == len(LOG_RETENTION_DAYS)
+
+
+def test_app_py_exits_with_the_one_line(tmp_path: Path) -> None:
+    """What a user sees from `cdk synth` with a wrong cdk.json: app.py's one line on stderr, no stack trace."""
+    context = cdk_json_context()
+    del context[CONTEXT_KEY]["stages"]["prod"]["domain_name"]
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "app.py")], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("cdk.json:")]
+    assert errors == ["cdk.json: stages.prod.domain_name: required when production is true (prod serves HTTPS only)"]
+    assert "Traceback" not in result.stderr
+    assert not list(tmp_path.iterdir())

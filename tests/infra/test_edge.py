@@ -1,0 +1,117 @@
+"""Edge construct: ALB, listeners, TLS, target group, certificate and DNS; HTTP-only dev with a warning."""
+
+from __future__ import annotations
+
+from aws_cdk.assertions import Annotations, Match, Template
+
+from download_service import contract
+
+from .conftest import Synth, only
+from .test_network import group_id
+
+
+def _attributes(template: Template) -> dict[str, object]:
+    alb = only(template.find_resources("AWS::ElasticLoadBalancingV2::LoadBalancer"))["Properties"]
+    return {item["Key"]: item["Value"] for item in alb["LoadBalancerAttributes"]}
+
+
+def test_alb_is_public_in_the_public_subnets(prod_stateless: Template) -> None:
+    alb = only(prod_stateless.find_resources("AWS::ElasticLoadBalancingV2::LoadBalancer"))["Properties"]
+    assert alb["Scheme"] == "internet-facing"
+    assert alb["Type"] == "application"
+    assert all("Public" in subnet["Ref"] for subnet in alb["Subnets"])
+
+
+def test_alb_attributes(prod_stateless: Template, dev_stateless: Template) -> None:
+    prod = _attributes(prod_stateless)
+    assert prod["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert prod["idle_timeout.timeout_seconds"] == str(contract.ALB_IDLE_TIMEOUT_S)
+    assert contract.ALB_IDLE_TIMEOUT_S < contract.KEEPALIVE_S
+    assert prod["access_logs.s3.enabled"] == "true"
+    assert prod["access_logs.s3.prefix"] == "alb"
+    assert prod["deletion_protection.enabled"] == "true"
+    assert _attributes(dev_stateless)["deletion_protection.enabled"] == "false"
+
+
+def test_target_group_health_check_and_deregistration_delay(prod_stateless: Template) -> None:
+    group = only(prod_stateless.find_resources("AWS::ElasticLoadBalancingV2::TargetGroup"))["Properties"]
+    assert group["TargetType"] == "ip"
+    assert group["Port"] == contract.PORT
+    assert group["Protocol"] == "HTTP"
+    assert group["HealthCheckPath"] == contract.HEALTH_PATH
+    assert group["Matcher"] == {"HttpCode": "200"}
+    attributes = {item["Key"]: item["Value"] for item in group["TargetGroupAttributes"]}
+    assert attributes["deregistration_delay.timeout_seconds"] == str(contract.DEREGISTRATION_DELAY_S)
+
+
+def test_https_listener_uses_tls13_policy_and_the_certificate(prod_stateless: Template) -> None:
+    certificate = only(prod_stateless.find_resources("AWS::CertificateManager::Certificate"))
+    cert_id = next(iter(prod_stateless.find_resources("AWS::CertificateManager::Certificate")))
+    assert certificate["Properties"]["DomainName"] == "download.example.com"
+    assert certificate["Properties"]["ValidationMethod"] == "DNS"
+    assert certificate["Properties"]["DomainValidationOptions"] == [
+        {"DomainName": "download.example.com", "HostedZoneId": "Z0123456789EXAMPLE0ZZ"}
+    ]
+    https = only(prod_stateless.find_resources("AWS::ElasticLoadBalancingV2::Listener", {"Properties": {"Port": 443}}))
+    props = https["Properties"]
+    assert props["Protocol"] == "HTTPS"
+    assert props["SslPolicy"].startswith("ELBSecurityPolicy-TLS13-")
+    assert props["Certificates"] == [{"CertificateArn": {"Ref": cert_id}}]
+    group_id = next(iter(prod_stateless.find_resources("AWS::ElasticLoadBalancingV2::TargetGroup")))
+    assert props["DefaultActions"] == [{"Type": "forward", "TargetGroupArn": {"Ref": group_id}}]
+
+
+def test_http_redirects_to_https_in_prod(prod_stateless: Template) -> None:
+    http = only(prod_stateless.find_resources("AWS::ElasticLoadBalancingV2::Listener", {"Properties": {"Port": 80}}))
+    assert http["Properties"]["DefaultActions"] == [
+        {
+            "Type": "redirect",
+            "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"},
+        }
+    ]
+    prod_stateless.resource_count_is("AWS::ElasticLoadBalancingV2::ListenerRule", 0)
+
+
+def test_alias_record_points_at_the_alb(prod_stateless: Template) -> None:
+    record = only(prod_stateless.find_resources("AWS::Route53::RecordSet"))["Properties"]
+    assert record["Name"] == "download.example.com."
+    assert record["Type"] == "A"
+    assert record["HostedZoneId"] == "Z0123456789EXAMPLE0ZZ"
+    assert "AliasTarget" in record
+
+
+def test_alb_accepts_80_and_443_and_talks_only_to_the_tasks(prod_stateless: Template) -> None:
+    alb_sg = group_id(prod_stateless, "Load balancer")
+    task_sg = group_id(prod_stateless, "Service tasks")
+    group = prod_stateless.to_json()["Resources"][alb_sg]["Properties"]
+    assert sorted((r["CidrIp"], r["FromPort"]) for r in group["SecurityGroupIngress"]) == [
+        ("0.0.0.0/0", 80),
+        ("0.0.0.0/0", 443),
+    ]
+    assert "SecurityGroupEgress" not in group
+    egress = prod_stateless.find_resources(
+        "AWS::EC2::SecurityGroupEgress", {"Properties": {"GroupId": {"Fn::GetAtt": [alb_sg, "GroupId"]}}}
+    )
+    assert [(r["Properties"]["DestinationSecurityGroupId"], r["Properties"]["FromPort"]) for r in egress.values()] == [
+        ({"Fn::GetAtt": [task_sg, "GroupId"]}, contract.PORT)
+    ]
+
+
+def test_without_domain_dev_serves_http_and_warns(synth: Synth, dev_stateless: Template) -> None:
+    dev_stateless.resource_count_is("AWS::CertificateManager::Certificate", 0)
+    dev_stateless.resource_count_is("AWS::Route53::RecordSet", 0)
+    http = only(dev_stateless.find_resources("AWS::ElasticLoadBalancingV2::Listener"))["Properties"]
+    assert http["Port"] == 80
+    assert http["DefaultActions"][0]["Type"] == "forward"
+    stack = synth.built.stages["dev"].stateless
+    warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("has no domain_name"))
+    assert len(warnings) == 1
+    assert not Annotations.from_stack(synth.built.stages["prod"].stateless).find_warning(
+        "*", Match.string_like_regexp("has no domain_name")
+    )
+
+
+def test_service_url_output(prod_stateless: Template, dev_stateless: Template) -> None:
+    prod_stateless.has_output("ServiceUrl", {"Value": "https://download.example.com"})
+    dev_url = dev_stateless.find_outputs("ServiceUrl")["ServiceUrl"]["Value"]
+    assert dev_url["Fn::Join"][1][0] == "http://"

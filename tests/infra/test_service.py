@@ -1,0 +1,186 @@
+"""Service construct: cluster, hardened task definition, exact task role, deployment and scaling."""
+
+from __future__ import annotations
+
+from aws_cdk.assertions import Template
+
+from download_service import contract
+
+from .conftest import Synth, only
+from .test_network import group_id
+
+BUCKET = "download-service-prod-files-123456789012-eu-west-1"
+
+
+def _container(template: Template) -> dict:
+    task = only(template.find_resources("AWS::ECS::TaskDefinition"))["Properties"]
+    return only({c["Name"]: c for c in task["ContainerDefinitions"]})
+
+
+def test_task_definition_size_and_platform(synth: Synth, prod_stateless: Template) -> None:
+    config = synth.built.config.stages["prod"]
+    task = only(prod_stateless.find_resources("AWS::ECS::TaskDefinition"))["Properties"]
+    assert task["RequiresCompatibilities"] == ["FARGATE"]
+    assert task["NetworkMode"] == "awsvpc"
+    assert task["Cpu"] == str(config.cpu)
+    assert task["Memory"] == str(config.memory_mib)
+    assert task["Volumes"] == [{"Name": "tmp"}]
+
+
+def test_container_is_read_only_non_root_with_a_writable_tmp(prod_stateless: Template) -> None:
+    container = _container(prod_stateless)
+    assert container["ReadonlyRootFilesystem"] is True
+    uid, _, gid = container["User"].partition(":")
+    assert uid.isdigit()
+    assert int(uid) != 0
+    assert gid.isdigit()
+    assert int(gid) != 0
+    assert container["MountPoints"] == [{"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "tmp"}]
+
+
+def test_container_timing_and_port_follow_the_contract(prod_stateless: Template) -> None:
+    container = _container(prod_stateless)
+    assert container["StopTimeout"] == contract.ECS_STOP_TIMEOUT_S
+    assert contract.GRACEFUL_TIMEOUT_S < contract.ECS_STOP_TIMEOUT_S
+    assert container["PortMappings"] == [{"ContainerPort": contract.PORT, "Protocol": "tcp"}]
+
+
+def test_container_environment(prod_stateless: Template) -> None:
+    env = {item["Name"]: item["Value"] for item in _container(prod_stateless)["Environment"]}
+    assert env["FILES_BUCKET"] == BUCKET
+    assert env["FILES_PREFIX"] == ""
+    assert env["FORWARDED_ALLOW_IPS"] == "*"
+    assert env["LOG_LEVEL"] == "info"
+    assert len(env["APP_VERSION"]) == 12
+    assert not [name for name in env if "SECRET" in name or "KEY" in name]
+
+
+def test_container_logs_to_a_log_group_with_the_configured_retention(synth: Synth, prod_stateless: Template) -> None:
+    options = _container(prod_stateless)["LogConfiguration"]
+    assert options["LogDriver"] == "awslogs"
+    assert options["Options"]["mode"] == "non-blocking"
+    group = prod_stateless.to_json()["Resources"][options["Options"]["awslogs-group"]["Ref"]]
+    assert group["Properties"]["RetentionInDays"] == synth.built.config.stages["prod"].log_retention_days
+
+
+def test_image_is_the_repository_dockerfile(synth: Synth) -> None:
+    asset = synth.built.stages["prod"].stateless.service.image_asset
+    staged = synth.outdir / f"asset.{asset.asset_hash}"
+    assert (staged / "Dockerfile").is_file()
+    # .dockerignore allowlists the build context: no venv, node_modules, cdk.out, .git or tests are hashed.
+    for excluded in (".venv", "node_modules", "cdk.out", ".git", "tests"):
+        assert not (staged / excluded).exists(), excluded
+
+
+def test_task_role_policy_is_exactly_read_the_prefix_and_list_the_bucket(prod_stateless: Template) -> None:
+    task = only(prod_stateless.find_resources("AWS::ECS::TaskDefinition"))["Properties"]
+    task_role = task["TaskRoleArn"]["Fn::GetAtt"][0]
+    role = prod_stateless.to_json()["Resources"][task_role]["Properties"]
+    assert "ManagedPolicyArns" not in role
+    assert "Policies" not in role
+    policies = prod_stateless.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": task_role}]}})
+    assert only(policies)["Properties"]["PolicyDocument"] == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "ReadFiles", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/*"},
+            {"Sid": "ListFiles", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{BUCKET}"},
+        ],
+    }
+
+
+def test_task_role_honours_a_key_prefix(synth: Synth) -> None:
+    from .conftest import cdk_json_context, synthesize
+
+    context = cdk_json_context()
+    context["download-service"]["stages"] = {"dev": {"files_prefix": "public/"}}
+    other = synthesize(synth.outdir.parent / "prefixed", context)
+    template = other.template("dev", "stateless")
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": [
+                    {
+                        "Sid": "ReadFiles",
+                        "Effect": "Allow",
+                        "Action": "s3:GetObject",
+                        "Resource": "arn:aws:s3:::download-service-dev-files-123456789012-eu-west-1/public/*",
+                    },
+                    {
+                        "Sid": "ListFiles",
+                        "Effect": "Allow",
+                        "Action": "s3:ListBucket",
+                        "Resource": "arn:aws:s3:::download-service-dev-files-123456789012-eu-west-1",
+                    },
+                ]
+            }
+        },
+    )
+
+
+def test_service_runs_in_isolated_subnets_without_public_ip(prod_stateless: Template) -> None:
+    service = only(prod_stateless.find_resources("AWS::ECS::Service"))["Properties"]
+    network = service["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert network["AssignPublicIp"] == "DISABLED"
+    assert all("Tasks" in subnet["Ref"] for subnet in network["Subnets"])
+    assert network["SecurityGroups"] == [{"Fn::GetAtt": [group_id(prod_stateless, "Service tasks"), "GroupId"]}]
+    assert service["LaunchType"] == "FARGATE"
+    assert service["EnableExecuteCommand"] is False
+
+
+def test_rolling_deployment_with_circuit_breaker_rollback(prod_stateless: Template) -> None:
+    service = only(prod_stateless.find_resources("AWS::ECS::Service"))["Properties"]
+    assert service["DeploymentConfiguration"] == {
+        "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
+        "MaximumPercent": 200,
+        "MinimumHealthyPercent": 100,
+    }
+    assert service.get("DeploymentController", {"Type": "ECS"}) == {"Type": "ECS"}  # rolling update
+    # Autoscaling owns the task count: a desired count in the template would reset it on every deploy.
+    assert "DesiredCount" not in service
+    assert service["LoadBalancers"][0]["ContainerPort"] == contract.PORT
+
+
+def test_cluster_has_container_insights(prod_stateless: Template) -> None:
+    cluster = only(prod_stateless.find_resources("AWS::ECS::Cluster"))["Properties"]
+    assert {"Name": "containerInsights", "Value": "enabled"} in cluster["ClusterSettings"]
+
+
+def test_autoscaling_min_max_cpu_and_requests(synth: Synth, prod_stateless: Template) -> None:
+    config = synth.built.config.stages["prod"]
+    target = only(prod_stateless.find_resources("AWS::ApplicationAutoScaling::ScalableTarget"))["Properties"]
+    assert target["MinCapacity"] == config.min_tasks >= 2
+    assert target["MaxCapacity"] == config.max_tasks
+    assert target["ScalableDimension"] == "ecs:service:DesiredCount"
+    policies = [
+        p["Properties"]["TargetTrackingScalingPolicyConfiguration"]
+        for p in prod_stateless.find_resources("AWS::ApplicationAutoScaling::ScalingPolicy").values()
+    ]
+    by_metric = {p["PredefinedMetricSpecification"]["PredefinedMetricType"]: p for p in policies}
+    assert set(by_metric) == {"ECSServiceAverageCPUUtilization", "ALBRequestCountPerTarget"}
+    assert by_metric["ECSServiceAverageCPUUtilization"]["TargetValue"] == 50
+    requests = by_metric["ALBRequestCountPerTarget"]
+    assert requests["TargetValue"] == config.requests_per_target
+    assert "ResourceLabel" in requests["PredefinedMetricSpecification"]
+
+
+def test_task_security_group_admits_only_the_load_balancer_on_the_service_port(prod_stateless: Template) -> None:
+    task_sg = group_id(prod_stateless, "Service tasks")
+    alb_sg = group_id(prod_stateless, "Load balancer")
+    assert "SecurityGroupIngress" not in prod_stateless.to_json()["Resources"][task_sg]["Properties"]
+    ingress = prod_stateless.find_resources(
+        "AWS::EC2::SecurityGroupIngress", {"Properties": {"GroupId": {"Fn::GetAtt": [task_sg, "GroupId"]}}}
+    )
+    rules = [(r["Properties"]["SourceSecurityGroupId"], r["Properties"]["FromPort"], r["Properties"]["ToPort"])
+             for r in ingress.values()]  # fmt: skip
+    assert rules == [({"Fn::GetAtt": [alb_sg, "GroupId"]}, contract.PORT, contract.PORT)]
+
+
+def test_task_egress_is_https_only(prod_stateless: Template) -> None:
+    task_sg = group_id(prod_stateless, "Service tasks")
+    inline = prod_stateless.to_json()["Resources"][task_sg]["Properties"]["SecurityGroupEgress"]
+    assert [(r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in inline] == [("tcp", 443, 443)]
+    extra = prod_stateless.find_resources(
+        "AWS::EC2::SecurityGroupEgress", {"Properties": {"GroupId": {"Fn::GetAtt": [task_sg, "GroupId"]}}}
+    )
+    assert [(r["Properties"]["FromPort"], r["Properties"]["ToPort"]) for r in extra.values()] == [(443, 443)]
