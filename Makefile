@@ -70,9 +70,11 @@ CDK := npx --no-install cdk
 CDK_FLAGS := --no-notices
 NPM_STAMP := node_modules/.installed
 export CDK_DISABLE_CLI_TELEMETRY := true
-SANDBOX_STAGE ?= Sandbox
+# A cdk.json stage name; its stacks are <Name>-Stateful and <Name>-Stateless.
+STAGE ?= sandbox
+STAGE_ID = $(shell printf '%s' '$(STAGE)' | sed 's/./\U&/')
 
-.PHONY: cdk-deps synth test-infra deploy-sandbox destroy-sandbox
+.PHONY: cdk-deps synth test-infra check-dns deploy-sandbox destroy-sandbox
 
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -86,8 +88,11 @@ synth: $(STAMP) $(NPM_STAMP) ## render every stage's CloudFormation into cdk.out
 test-infra: $(STAMP) ## CDK assertions, cdk-nag, cfn-lint over the synthesized stages
 	$(BIN)/pytest tests/infra
 
-deploy-sandbox: $(STAMP) $(NPM_STAMP) ## deploy the sandbox stage from this machine (AWS credentials + cdk bootstrap)
-	$(CDK) deploy $(CDK_FLAGS) '$(SANDBOX_STAGE)/*' --require-approval broadening
+check-dns: $(STAMP) ## is STAGE's hosted zone delegated? (no-op without a domain; needs AWS credentials)
+	$(BIN)/python -m stages.dns_check $(STAGE)
 
-destroy-sandbox: $(STAMP) $(NPM_STAMP) ## delete the sandbox stage's stacks (its buckets are emptied and deleted)
-	$(CDK) destroy $(CDK_FLAGS) '$(SANDBOX_STAGE)/*'
+deploy-sandbox: $(STAMP) $(NPM_STAMP) check-dns ## deploy STAGE (default sandbox) from this machine, no pipeline
+	$(CDK) deploy $(CDK_FLAGS) '$(STAGE_ID)/*' --require-approval broadening
+
+destroy-sandbox: $(STAMP) $(NPM_STAMP) ## delete STAGE's stacks (non-production buckets are emptied and deleted)
+	$(CDK) destroy $(CDK_FLAGS) '$(STAGE_ID)/*'
