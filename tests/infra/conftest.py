@@ -53,11 +53,6 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 
 
 @pytest.fixture(scope="session")
-def dev(synth: Synth) -> Synth:
-    return synth
-
-
-@pytest.fixture(scope="session")
 def dev_stateless(synth: Synth) -> Template:
     return synth.template("dev", "stateless")
 
