@@ -87,25 +87,19 @@ class _Reader:
         return value
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:
-        raw = self.text(name)
-        if not raw:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ConfigError(f"{name}: {raw!r} is not an integer") from None
-        if not low <= value <= high:
-            raise ConfigError(f"{name}: {value} is outside {low}..{high}")
-        return value
+        return self._bounded(name, default, low, high, int, "an integer")
 
     def number(self, name: str, default: float, low: float, high: float) -> float:
+        return self._bounded(name, default, low, high, float, "a number")
+
+    def _bounded(self, name, default, low, high, convert, kind):
         raw = self.text(name)
         if not raw:
             return default
         try:
-            value = float(raw)
+            value = convert(raw)
         except ValueError:
-            raise ConfigError(f"{name}: {raw!r} is not a number") from None
+            raise ConfigError(f"{name}: {raw!r} is not {kind}") from None
         if not low <= value <= high:
             raise ConfigError(f"{name}: {value} is outside {low}..{high}")
         return value
