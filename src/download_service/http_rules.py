@@ -40,7 +40,8 @@ class ByteRange:
     def header(self) -> str:
         """The normalised Range header to forward to S3."""
         if self.first is None:
-            return f"bytes=-{self.last}"
+            # A suffix longer than any object means the whole object; S3 servers refuse lengths beyond int64.
+            return f"bytes=-{min(self.last, MAX_POSITION)}"
         if self.last is None or self.last > MAX_POSITION:
             return f"bytes={self.first}-"
         return f"bytes={self.first}-{self.last}"

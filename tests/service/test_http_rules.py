@@ -6,6 +6,7 @@ import pytest
 
 from download_service.http_rules import (
     ANY,
+    MAX_POSITION,
     ByteRange,
     EntityTag,
     Preconditions,
@@ -60,6 +61,7 @@ def test_ranges_resolve_against_the_size(byte_range, size, span):
 def test_header_forwarded_to_s3_is_normalised_and_bounded():
     assert ByteRange(3, None).header() == "bytes=3-"
     assert ByteRange(None, 7).header() == "bytes=-7"
+    assert ByteRange(None, 10**40).header() == f"bytes=-{MAX_POSITION}"  # still "the whole object" to S3
     assert ByteRange(1, 2**70).header() == "bytes=1-"
     assert ByteRange(2**70, None).always_unsatisfiable
     assert ByteRange(None, 0).always_unsatisfiable
