@@ -17,7 +17,8 @@ def decode_key(raw: bytes) -> str:
     Rules: non-empty; valid UTF-8; at most 1024 bytes; no control characters (C0, DEL, C1) - they enable header and
     log injection and S3 tools mishandle them; no empty, `.` or `..` segments - S3 would accept them as literal
     names, but every proxy, cache and browser in between normalises them differently, so a key containing them
-    cannot be addressed reliably and is more likely an attack than a file.
+    cannot be addressed reliably and is more likely an attack than a file. Browsers read `\\` in a URL as `/`, and
+    some S3-compatible servers split keys on it too, so `.` and `..` between backslashes are refused as well.
     """
     if not raw:
         raise InvalidKeyError("empty key")
@@ -30,6 +31,6 @@ def decode_key(raw: bytes) -> str:
     if any(unicodedata.category(ch) == "Cc" for ch in key):
         raise InvalidKeyError("key contains control characters")
     for segment in key.split("/"):
-        if segment in ("", ".", ".."):
+        if segment in ("", ".", "..") or any(part in (".", "..") for part in segment.split("\\")):
             raise InvalidKeyError("key contains an empty, '.' or '..' segment")
     return key
