@@ -1,0 +1,57 @@
+"""The hostile corpus (tests/service/hostile_corpus.py) over raw sockets against the production gunicorn + SeaweedFS.
+
+Raw sockets, because HTTP client libraries normalise or refuse exactly the requests worth sending. S3 calls are
+counted on SeaweedFS's own request counter: an invalid key must not reach it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+
+import pytest
+
+from tests.service.hostile_corpus import CASES, OBJECTS, Case
+from tests.service.test_hostile import assert_safe_answer
+
+from .conftest import BUCKET
+
+
+@pytest.fixture(scope="module")
+def seeded(s3):
+    for key, body in OBJECTS.items():
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+
+
+def raw_request(case: Case) -> bytes:
+    if case.raw is not None:
+        return case.raw
+    headers = dict(case.headers)
+    headers.setdefault("Host", "127.0.0.1")
+    headers["Connection"] = "close"
+    lines = [f"{case.method} {case.target} HTTP/1.1", *(f"{name}: {value}" for name, value in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+
+
+def send(port: int, request: bytes, method: str) -> tuple[int, dict[str, str], bytes]:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        response = http.client.HTTPResponse(sock, method=method)
+        response.begin()
+        body = response.read()
+        return response.status, dict(response.getheaders()), body
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+def test_hostile_request_over_the_wire(server, seaweed, seeded, case: Case):
+    s3_before = seaweed.request_count()
+    status, headers, body = send(server.port, raw_request(case), case.method)
+    assert status == case.wire_status, body[:200]
+    if not case.s3:
+        assert seaweed.request_count() == s3_before
+    if case.wire is None and not case.wire_only:  # the app answered: the same checks as through the test client
+        assert_safe_answer(status, headers, body, case, BUCKET)
+    else:  # gunicorn answered: still nothing but a status and a short reason
+        assert status < 500
+        assert BUCKET.encode() not in body
+        assert b"Traceback" not in body
