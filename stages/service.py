@@ -130,7 +130,7 @@ class Service(Construct):
         )
         # The only writable path besides /dev/shm: a task-scoped ephemeral volume on /tmp.
         self.task_definition.add_volume(name="tmp")
-        self.container.add_mount_points(ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False))  # noqa: S108
+        self.container.add_mount_points(ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False))  # noqa: S108  # nosec B108 - a task-scoped volume mounted into the container; the root filesystem is read-only
         nag.acknowledge(
             self.task_definition.obtain_execution_role().node.find_child("DefaultPolicy"),
             "AwsSolutions-IAM5[Resource::*]",
