@@ -34,7 +34,7 @@ run: $(STAMP) ## serve on localhost:$(PORT) against an embedded SeaweedFS seeded
 serve: $(STAMP) ## the production gunicorn command (what the image runs), configured by env vars
 	cd src && exec $(BIN)/gunicorn --config gunicorn.conf.py
 
-test: $(STAMP) ## every test suite
+test: $(STAMP) scan ## every test suite, after the security scanners
 	$(BIN)/pytest
 
 test-service: $(STAMP) ## fast unit tests of the service (moto)
@@ -96,3 +96,26 @@ deploy-sandbox: $(STAMP) $(NPM_STAMP) check-dns ## deploy STAGE (default sandbox
 
 destroy-sandbox: $(STAMP) $(NPM_STAMP) ## delete STAGE's stacks (non-production buckets are emptied and deleted)
 	$(CDK) destroy $(CDK_FLAGS) '$(STAGE_ID)/*'
+
+# ---- security scanners (docs/operations.md) ------------------------------------------------------------------------
+# hadolint runs in `make lint`; cfn-lint and cdk-nag run in `make test-infra` (tests/infra/test_lint.py, test_nag.py).
+# AUDIT_IF_UNREACHABLE=warn lets `make scan` go on where PyPI's vulnerability data cannot be reached, saying loudly
+# that nothing was audited; `make audit` alone always fails then.
+AUDIT_IF_UNREACHABLE ?= warn
+
+.PHONY: scan bandit audit secrets sbom
+
+scan: bandit secrets sbom ## bandit, secrets, SBOM and pip-audit (see AUDIT_IF_UNREACHABLE)
+	$(BIN)/python -m devtools.scan audit --if-unreachable $(AUDIT_IF_UNREACHABLE)
+
+bandit: $(STAMP) ## bandit over src, stages, pipeline and tooling: 0 findings of medium severity or above
+	$(BIN)/bandit -q -c pyproject.toml -r . --severity-level medium 2> >(grep -v 'Test in comment' >&2)
+
+audit: $(STAMP) ## pip-audit of the locked requirements (fails if vulnerable, or if nothing could be audited)
+	$(BIN)/python -m devtools.scan audit --if-unreachable fail
+
+secrets: $(STAMP) ## detect-secrets over the tracked files; anything not in .secrets.baseline fails
+	$(BIN)/python -m devtools.scan secrets
+
+sbom: $(STAMP) ## CycloneDX SBOMs of the runtime lock and the build environment into reports/
+	$(BIN)/python -m devtools.scan sbom
