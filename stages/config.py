@@ -42,6 +42,7 @@ FARGATE_MEMORY_MIB: dict[int, tuple[int, ...]] = {
 }
 
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+_BUDGET_SCOPES = ("account", "stage")
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
@@ -92,6 +93,15 @@ class StageConfig:
     #: Used by the monitoring issue (SNS subscription, AWS Budget); validated now so cdk.json is checked once.
     alarm_email: str | None = None
     monthly_budget_usd: float | None = None
+    #: "account": the budget counts the whole account's spend (one stage per account); "stage": only resources
+    #: tagged stage=<name> (needs the `stage` cost allocation tag activated once in the Billing console).
+    budget_scope: str = "account"
+    #: Alarm thresholds (stages/monitoring_alarms.py).
+    alarm_5xx_percent: float = 5.0  # (ELB + target 5xx) / requests over 5 minutes
+    alarm_p99_latency_ms: int = 2000  # target response time (to response headers), p99, 2 of 3 5-minute periods
+    alarm_cpu_percent: int = 80  # service average CPU, 5 minutes in a row
+    alarm_memory_percent: int = 80  # service average memory, 5 minutes in a row
+    alarm_error_logs: int = 5  # error/critical log lines in 5 minutes
 
     @property
     def construct_id(self) -> str:
@@ -231,6 +241,24 @@ def _stage(name: str, defaults: Mapping[str, Any], raw: Any) -> StageConfig:
     budget = f.number("monthly_budget_usd")
     if budget is not None and budget <= 0:
         raise ConfigError(path("monthly_budget_usd"), "must be a positive amount in USD")
+    budget_scope = f.text("budget_scope", default="account")
+    if budget_scope not in _BUDGET_SCOPES:
+        raise ConfigError(path("budget_scope"), f"one of {', '.join(_BUDGET_SCOPES)}")
+    alarm_5xx_percent = f.number("alarm_5xx_percent")
+    alarm_5xx_percent = 5.0 if alarm_5xx_percent is None else alarm_5xx_percent
+    if not 0 < alarm_5xx_percent <= 100:
+        raise ConfigError(path("alarm_5xx_percent"), "a percentage above 0 and at most 100")
+    alarm_p99_latency_ms = f.integer("alarm_p99_latency_ms", default=2000)
+    if not 10 <= alarm_p99_latency_ms <= 60_000:
+        raise ConfigError(path("alarm_p99_latency_ms"), "milliseconds between 10 and 60000")
+    usage = {}
+    for key in ("alarm_cpu_percent", "alarm_memory_percent"):
+        usage[key] = f.integer(key, default=80)
+        if not 1 <= usage[key] <= 100:
+            raise ConfigError(path(key), "a whole percentage between 1 and 100")
+    alarm_error_logs = f.integer("alarm_error_logs", default=5)
+    if alarm_error_logs < 1:
+        raise ConfigError(path("alarm_error_logs"), "at least 1 (error log lines in 5 minutes that raise the alarm)")
 
     return StageConfig(
         name=name,
@@ -252,6 +280,12 @@ def _stage(name: str, defaults: Mapping[str, Any], raw: Any) -> StageConfig:
         hosted_zone=hosted_zone,
         alarm_email=alarm_email,
         monthly_budget_usd=budget,
+        budget_scope=budget_scope,
+        alarm_5xx_percent=alarm_5xx_percent,
+        alarm_p99_latency_ms=alarm_p99_latency_ms,
+        alarm_cpu_percent=usage["alarm_cpu_percent"],
+        alarm_memory_percent=usage["alarm_memory_percent"],
+        alarm_error_logs=alarm_error_logs,
     )
 
 

@@ -10,6 +10,7 @@ from constructs import Construct
 
 from .config import StageConfig
 from .edge import Edge
+from .monitoring import Monitoring
 from .network import Network
 from .service import Service
 
@@ -47,6 +48,10 @@ class StatelessStack(Stack):
             target_group=self.edge.target_group,
         )
         self.service_url_output = CfnOutput(self, "ServiceUrl", value=self.edge.url, description="Service base URL")
+        self.monitoring = Monitoring(self, "Monitoring", config=config, service=self.service, edge=self.edge)
+        self.dashboard_url_output = CfnOutput(
+            self, "DashboardUrl", value=self.monitoring.dashboard_url, description="CloudWatch dashboard"
+        )
 
     @property
     def availability_zones(self) -> list[str]:

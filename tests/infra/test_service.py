@@ -132,6 +132,15 @@ def test_rolling_deployment_with_circuit_breaker_rollback(prod_stateless: Templa
     service = only(prod_stateless.find_resources("AWS::ECS::Service"))["Properties"]
     assert service["DeploymentConfiguration"] == {
         "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
+        # Deployment alarms (stages/monitoring_alarms.py, tests/infra/test_monitoring.py) roll back too.
+        "Alarms": {
+            "AlarmNames": [
+                "download-service-prod-Deployment-5xx-Rate",
+                "download-service-prod-Deployment-Unhealthy-Hosts",
+            ],
+            "Enable": True,
+            "Rollback": True,
+        },
         "MaximumPercent": 200,
         "MinimumHealthyPercent": 100,
     }

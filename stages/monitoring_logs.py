@@ -1,0 +1,126 @@
+"""The service's logs as metrics and saved queries.
+
+Every line a task writes is one JSON object (src/download_service/logs.py): access records carry `event: "access"`
+and `status`; errors and lifecycle events carry `level`, `event` and, for failures, `exception`. The awslogs driver
+ships them unchanged to the service's log group (stages/service.py, retention from cdk.json), so CloudWatch's JSON
+filter patterns and Logs Insights see the fields directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from download_service import contract
+
+from .config import StageConfig
+
+P = logs.FilterPattern
+
+
+@dataclass(frozen=True)
+class LogMetric:
+    name: str
+    pattern: logs.IFilterPattern
+    description: str
+
+
+#: Metric name -> what it counts. tests/infra/test_monitoring.py runs each pattern over lines the real service wrote.
+LOG_METRICS = (
+    LogMetric(
+        "Http5xx",
+        # Access records only: the s3_error warning that precedes a 502/503/504 carries `status` too.
+        P.all(P.string_value("$.event", "=", "access"), P.number_value("$.status", ">=", 500)),
+        "Responses with a 5xx status, from the access log",
+    ),
+    LogMetric(
+        "ErrorLogs",
+        P.any(P.string_value("$.level", "=", "error"), P.string_value("$.level", "=", "critical")),
+        "Log lines at level error or critical (unhandled exceptions, aborted streams, worker timeouts)",
+    ),
+    LogMetric("Exceptions", P.exists("$.exception"), "Log lines carrying a traceback"),
+    LogMetric("S3Errors", P.string_value("$.event", "=", "s3_error"), "Failed storage requests (mapped to 5xx)"),
+    LogMetric("Busy", P.string_value("$.event", "=", "busy"), "Downloads refused because a worker was at capacity"),
+    LogMetric("WorkerBoots", P.string_value("$.event", "=", "worker_boot"), "gunicorn workers started or restarted"),
+)
+
+_WORKER_EVENTS = 'event in ["worker_boot", "worker_exit", "worker_timeout", "worker_interrupted"]'
+_LIFECYCLE_EVENTS = 'event in ["starting", "ready", "worker_boot", "sigterm", "worker_exit", "shutdown"]'
+
+#: Saved Logs Insights queries: name (shown under "<service>/<stage>/" in the console) -> logs.QueryString props.
+QUERIES: dict[str, dict] = {
+    "Top failing paths": {
+        "fields": ["path", "status"],
+        "filter_statements": ['event = "access" and status >= 400'],
+        "stats_statements": ["count(*) as failures by status, path"],
+        "sort": "failures desc",
+        "limit": 25,
+    },
+    # duration_ms is gunicorn's request time: until a download's last byte, not its first.
+    "Latency percentiles": {
+        "filter_statements": ['event = "access"'],
+        "stats_statements": [
+            "count(*) as requests, pct(duration_ms, 50) as p50_ms, pct(duration_ms, 90) as p90_ms, "
+            "pct(duration_ms, 99) as p99_ms, max(duration_ms) as max_ms by bin(5m)"
+        ],
+    },
+    "Worker restarts": {
+        "fields": ["@timestamp", "@logStream", "event", "worker_pid", "level", "message"],
+        "filter_statements": [_WORKER_EVENTS],
+        "sort": "@timestamp desc",
+        "limit": 200,
+    },
+    "Start-up and shutdown timeline": {
+        "fields": ["@timestamp", "@logStream", "event", "version", "graceful_timeout_s", "message"],
+        "filter_statements": [_LIFECYCLE_EVENTS],
+        "sort": "@timestamp asc",
+        "limit": 1000,
+    },
+    "Errors and exceptions": {
+        "fields": ["@timestamp", "@logStream", "level", "event", "message", "exception"],
+        "filter_statements": ['level in ["error", "critical"] or ispresent(exception)'],
+        "sort": "@timestamp desc",
+        "limit": 100,
+    },
+}
+
+
+class ServiceLogs(Construct):
+    """Metric filters (LOG_METRICS, namespace `download-service/<stage>`) and saved queries (QUERIES) on the
+    task log group. `metric(name)` returns a filter's metric (Sum) for dashboards and alarms."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, log_group: logs.ILogGroup) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = log_group
+        self.namespace = f"{contract.SERVICE_NAME}/{config.name}"
+        self.filters: dict[str, logs.MetricFilter] = {}
+        for spec in LOG_METRICS:
+            self.filters[spec.name] = logs.MetricFilter(
+                self,
+                spec.name,
+                log_group=log_group,
+                filter_pattern=spec.pattern,
+                metric_namespace=self.namespace,
+                metric_name=spec.name,
+                metric_value="1",
+                # Zero while lines arrive without a match: graphs and alarms see 0, not missing data.
+                default_value=0,
+                unit=cloudwatch.Unit.COUNT,
+            )
+        self.queries = [
+            logs.QueryDefinition(
+                self,
+                f"Query{index}",
+                query_definition_name=f"{contract.SERVICE_NAME}/{config.name}/{name}",
+                query_string=logs.QueryString(**props),
+                log_groups=[log_group],
+            )
+            for index, (name, props) in enumerate(QUERIES.items())
+        ]
+        self.descriptions = {spec.name: spec.description for spec in LOG_METRICS}
+
+    def metric(self, name: str, label: str | None = None) -> cloudwatch.Metric:
+        return self.filters[name].metric(statistic="Sum", label=label or name)

@@ -1,0 +1,552 @@
+"""Monitoring construct: dashboard, alarms and their SNS actions, deployment alarms, budget, topic, logs, queries.
+
+The metric filters are checked against lines the real service writes: the production gunicorn command (as in
+tests/integration) run twice for a few seconds, against storage that refuses connections (s3_error + 503) and
+against a storage endpoint the S3 client cannot even be built for (an unhandled exception + 500), then stopped
+with SIGTERM; plus the service's own `busy` refusal, produced in-process by the Flask app and the same
+JsonFormatter. Each filter must count exactly the lines its definition says, and nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import logging
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from devtools.gunicorn_server import GunicornServer
+from devtools.seaweed import free_ports
+from download_service.app import create_app
+from download_service.logs import JsonFormatter
+from download_service.settings import Settings
+from stages.config import ConfigError, StageConfig, load
+from stages.monitoring_alarms import MIN_REQUESTS_FOR_RATE
+from stages.monitoring_logs import LOG_METRICS, QUERIES
+from stages.monitoring_spend import Spend
+from stages.monitoring_topic import AlarmTopic
+
+from .cloudwatch_filter import UnsupportedPatternError, matches
+from .conftest import Synth, only
+from .test_config import base
+
+STAGES = ("dev", "prod")
+
+
+def _stage(synth: Synth, name: str) -> tuple[StageConfig, Template]:
+    return synth.built.config.stages[name], synth.template(name, "stateless")
+
+
+def _topic_ref(template: Template) -> dict[str, str]:
+    return {"Ref": only_key(template.find_resources("AWS::SNS::Topic"))}
+
+
+def only_key(resources: dict[str, Any]) -> str:
+    assert len(resources) == 1, sorted(resources)
+    return next(iter(resources))
+
+
+# ---- dashboard ----------------------------------------------------------------------------------------------------
+
+
+def _dashboard(template: Template) -> dict[str, Any]:
+    """The dashboard body as JSON, CloudFormation references replaced by a placeholder."""
+    body = only(template.find_resources("AWS::CloudWatch::Dashboard"))["Properties"]["DashboardBody"]
+    parts = body["Fn::Join"][1] if isinstance(body, dict) else [body]
+    return json.loads("".join(part if isinstance(part, str) else "REF" for part in parts))
+
+
+def _dashboard_metrics(template: Template) -> set[tuple[str, str, str, str | None]]:
+    """(namespace, metric, statistic, region) of every metric line of every widget."""
+    found = set()
+    for widget in _dashboard(template)["widgets"]:
+        for line in widget.get("properties", {}).get("metrics", []):
+            if isinstance(line[0], str):
+                options = line[-1] if isinstance(line[-1], dict) else {}
+                found.add((line[0], line[1], options.get("stat", "Average"), options.get("region")))
+    return found
+
+
+def _expressions(template: Template) -> list[str]:
+    return [
+        line[0]["expression"]
+        for widget in _dashboard(template)["widgets"]
+        for line in widget.get("properties", {}).get("metrics", [])
+        if isinstance(line[0], dict) and "expression" in line[0]
+    ]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_dashboard_shows_every_listed_metric(synth: Synth, stage: str) -> None:
+    _, template = _stage(synth, stage)
+    metrics = {(ns, name, stat) for ns, name, stat, _ in _dashboard_metrics(template)}
+    ecs, insights, alb = "AWS/ECS", "ECS/ContainerInsights", "AWS/ApplicationELB"
+    expected = {
+        # running / desired / pending tasks (Container Insights)
+        (insights, "RunningTaskCount", "Average"),
+        (insights, "DesiredTaskCount", "Average"),
+        (insights, "PendingTaskCount", "Average"),
+        # CPU and memory, average and max (p100)
+        (ecs, "CPUUtilization", "Average"),
+        (ecs, "CPUUtilization", "p100"),
+        (ecs, "MemoryUtilization", "Average"),
+        (ecs, "MemoryUtilization", "p100"),
+        # requests, and per target
+        (alb, "RequestCount", "Sum"),
+        (alb, "RequestCountPerTarget", "Sum"),
+        # 4xx / 5xx, from the ELB itself and from the targets
+        (alb, "HTTPCode_ELB_4XX_Count", "Sum"),
+        (alb, "HTTPCode_ELB_5XX_Count", "Sum"),
+        (alb, "HTTPCode_Target_4XX_Count", "Sum"),
+        (alb, "HTTPCode_Target_5XX_Count", "Sum"),
+        # target response time percentiles
+        (alb, "TargetResponseTime", "p50"),
+        (alb, "TargetResponseTime", "p90"),
+        (alb, "TargetResponseTime", "p99"),
+    }
+    assert expected <= metrics, sorted(expected - metrics)
+    names = {name for _, name, _ in metrics}
+    assert {"HealthyHostCount", "UnHealthyHostCount", "ActiveConnectionCount"} <= names
+    assert {spec.name for spec in LOG_METRICS} <= names
+    assert any("elb5xx + target5xx" in expression for expression in _expressions(template))
+
+
+def test_estimated_charges_are_read_in_us_east_1(dev_stateless: Template) -> None:
+    charges = [m for m in _dashboard_metrics(dev_stateless) if m[1] == "EstimatedCharges"]
+    assert charges
+    assert {region for *_, region in charges} == {"us-east-1"}
+
+
+def test_dashboard_name_and_url_output(synth: Synth) -> None:
+    for stage in STAGES:
+        config, template = _stage(synth, stage)
+        dashboard = only(template.find_resources("AWS::CloudWatch::Dashboard"))["Properties"]
+        assert dashboard["DashboardName"] == f"download-service-{stage}"
+        url = template.to_json()["Outputs"]["DashboardUrl"]["Value"]
+        assert url == (
+            f"https://{config.region}.console.aws.amazon.com/cloudwatch/home?region={config.region}"
+            f"#dashboards/dashboard/download-service-{stage}"
+        )
+
+
+# ---- alarms -------------------------------------------------------------------------------------------------------
+
+
+def _alarms(template: Template) -> dict[str, dict[str, Any]]:
+    return {
+        resource["Properties"]["AlarmName"]: resource["Properties"]
+        for resource in template.find_resources("AWS::CloudWatch::Alarm").values()
+    }
+
+
+def _single_metric(alarm: dict[str, Any]) -> tuple[str, str, str, int]:
+    """(namespace, metric, statistic, period) of a one-metric alarm, in either of CloudFormation's two forms."""
+    if "MetricName" in alarm:
+        return (
+            alarm["Namespace"],
+            alarm["MetricName"],
+            alarm.get("Statistic") or alarm["ExtendedStatistic"],
+            alarm["Period"],
+        )
+    (query,) = alarm["Metrics"]
+    stat = query["MetricStat"]
+    return stat["Metric"]["Namespace"], stat["Metric"]["MetricName"], stat["Stat"], stat["Period"]
+
+
+def expected_alarms(config: StageConfig) -> dict[str, tuple[str, float]]:
+    """Alarm name -> (comparison, threshold), from the stage's config."""
+    prefix = f"download-service-{config.name}"
+    return {
+        f"{prefix}-Traffic-5xx-Rate-Critical": ("GreaterThanThreshold", config.alarm_5xx_percent),
+        f"{prefix}-Traffic-Latency-P99-Warning": ("GreaterThanThreshold", config.alarm_p99_latency_ms / 1000),
+        f"{prefix}-Service-Unhealthy-Tasks-Critical": ("GreaterThanThreshold", 0),
+        f"{prefix}-Tasks-Running-Critical": ("LessThanThreshold", config.min_tasks),
+        f"{prefix}-Service-CPU-Usage-Warning": ("GreaterThanThreshold", config.alarm_cpu_percent),
+        f"{prefix}-Service-Memory-Usage-Warning": ("GreaterThanThreshold", config.alarm_memory_percent),
+        f"{prefix}-Logs-Error-Logs-Critical": ("GreaterThanOrEqualToThreshold", config.alarm_error_logs),
+        f"{prefix}-Deployment-5xx-Rate": ("GreaterThanThreshold", config.alarm_5xx_percent),
+        f"{prefix}-Deployment-Unhealthy-Hosts": ("GreaterThanThreshold", 0),
+    }
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_alarm_has_its_stage_threshold_and_notifies_on_alarm_and_ok(synth: Synth, stage: str) -> None:
+    config, template = _stage(synth, stage)
+    alarms = _alarms(template)
+    expected = expected_alarms(config)
+    assert set(alarms) == set(expected)
+    topic = _topic_ref(template)
+    for name, (operator, threshold) in expected.items():
+        alarm = alarms[name]
+        assert (alarm["ComparisonOperator"], alarm["Threshold"]) == (operator, threshold), name
+        assert alarm["AlarmActions"] == [topic], name
+        assert alarm["OKActions"] == [topic], name
+        assert alarm.get("ActionsEnabled", True) is True, name
+
+
+def test_thresholds_differ_per_stage(synth: Synth) -> None:
+    dev, prod = synth.built.config.stages["dev"], synth.built.config.stages["prod"]
+    assert prod.alarm_5xx_percent < dev.alarm_5xx_percent
+    assert prod.alarm_p99_latency_ms < dev.alarm_p99_latency_ms
+    assert prod.alarm_error_logs < dev.alarm_error_logs
+
+
+def test_five_xx_rate_ignores_a_handful_of_requests(dev_stateless: Template) -> None:
+    rate = _alarms(dev_stateless)["download-service-dev-Traffic-5xx-Rate-Critical"]
+    (expression,) = [m["Expression"] for m in rate["Metrics"] if "Expression" in m]
+    assert expression == f"IF(requests >= {MIN_REQUESTS_FOR_RATE}, 100 * (elb5xx + target5xx) / requests, 0)"
+    inputs = {m["MetricStat"]["Metric"]["MetricName"] for m in rate["Metrics"] if "MetricStat" in m}
+    assert inputs == {"RequestCount", "HTTPCode_ELB_5XX_Count", "HTTPCode_Target_5XX_Count"}
+    assert rate["TreatMissingData"] == "notBreaching"
+
+
+def test_running_tasks_alarm_treats_silence_as_an_outage(dev_stateless: Template) -> None:
+    running = _alarms(dev_stateless)["download-service-dev-Tasks-Running-Critical"]
+    assert _single_metric(running) == ("ECS/ContainerInsights", "RunningTaskCount", "Average", 60)
+    assert running["TreatMissingData"] == "breaching"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_deployment_alarms_roll_the_ecs_service_back(synth: Synth, stage: str) -> None:
+    _, template = _stage(synth, stage)
+    deployment = only(template.find_resources("AWS::ECS::Service"))["Properties"]["DeploymentConfiguration"]
+    names = [f"download-service-{stage}-Deployment-5xx-Rate", f"download-service-{stage}-Deployment-Unhealthy-Hosts"]
+    # Plain strings (no Ref to the alarms): no dependency from the service on alarms that read its metrics.
+    assert deployment["Alarms"] == {"AlarmNames": names, "Enable": True, "Rollback": True}
+    assert deployment["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+    alarms = _alarms(template)
+    assert set(names) <= set(alarms)
+    unhealthy = alarms[names[1]]
+    assert _single_metric(unhealthy) == ("AWS/ApplicationELB", "UnHealthyHostCount", "Maximum", 60)
+    assert any("elb5xx + target5xx" in m.get("Expression", "") for m in alarms[names[0]]["Metrics"])
+
+
+# ---- topic --------------------------------------------------------------------------------------------------------
+
+
+def test_topic_is_ssl_only_kms_encrypted_and_open_to_cloudwatch_and_budgets_of_this_account(
+    dev_stateless: Template,
+) -> None:
+    topic_id = only_key(dev_stateless.find_resources("AWS::SNS::Topic"))
+    key_id = only_key(dev_stateless.find_resources("AWS::KMS::Key"))
+    topic = dev_stateless.find_resources("AWS::SNS::Topic")[topic_id]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    statements = only(dev_stateless.find_resources("AWS::SNS::TopicPolicy"))["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
+    deny = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny == [
+        {
+            "Action": "sns:Publish",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            "Effect": "Deny",
+            "Principal": "*",
+            "Resource": {"Ref": topic_id},
+            "Sid": "AllowPublishThroughSSLOnly",
+        }
+    ]
+    allows = {s["Principal"]["Service"]: s for s in statements if s["Effect"] == "Allow"}
+    assert set(allows) == {"cloudwatch.amazonaws.com", "budgets.amazonaws.com"}
+    assert allows["budgets.amazonaws.com"]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:budgets::123456789012:*"},
+    }
+    assert allows["cloudwatch.amazonaws.com"]["Condition"]["ArnLike"] == {
+        "aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*"
+    }
+    for statement in allows.values():
+        assert statement["Action"] == "sns:Publish"
+        assert statement["Resource"] == {"Ref": topic_id}
+
+    key = dev_stateless.find_resources("AWS::KMS::Key")[key_id]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    grants = {
+        s["Principal"]["Service"]: s for s in key["KeyPolicy"]["Statement"] if "Service" in s.get("Principal", {})
+    }
+    assert set(grants) == {"cloudwatch.amazonaws.com", "budgets.amazonaws.com"}
+    for service, grant in grants.items():
+        assert grant["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+        assert grant["Condition"] == allows[service]["Condition"]
+
+
+def test_email_subscription_only_where_configured(dev_stateless: Template, prod_stateless: Template) -> None:
+    assert dev_stateless.find_resources("AWS::SNS::Subscription") == {}
+    subscription = only(prod_stateless.find_resources("AWS::SNS::Subscription"))["Properties"]
+    assert (subscription["Protocol"], subscription["Endpoint"]) == ("email", "ops@example.com")
+    assert subscription["TopicArn"] == _topic_ref(prod_stateless)
+
+
+# ---- spend --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_budget_notifies_the_topic_on_actual_and_forecasted_spend(synth: Synth, stage: str) -> None:
+    config, template = _stage(synth, stage)
+    budgets = template.find_resources("AWS::Budgets::Budget")
+    budget = only(budgets)
+    properties = budget["Properties"]
+    assert properties["Budget"]["BudgetName"] == f"download-service-{stage}"
+    assert properties["Budget"]["BudgetLimit"] == {"Amount": config.monthly_budget_usd, "Unit": "USD"}
+    assert (properties["Budget"]["BudgetType"], properties["Budget"]["TimeUnit"]) == ("COST", "MONTHLY")
+    assert "CostFilters" not in properties["Budget"]  # budget_scope "account"
+    notifications = {
+        (n["Notification"]["NotificationType"], n["Notification"]["Threshold"]): n
+        for n in properties["NotificationsWithSubscribers"]
+    }
+    assert set(notifications) == {("ACTUAL", 80), ("ACTUAL", 100), ("FORECASTED", 100)}
+    for notification in notifications.values():
+        assert notification["Notification"]["ThresholdType"] == "PERCENTAGE"
+        assert notification["Subscribers"] == [{"Address": _topic_ref(template), "SubscriptionType": "SNS"}]
+    # Budgets checks its publish permission when the budget is created: the topic policy must exist first.
+    policy = only_key(template.find_resources("AWS::SNS::TopicPolicy"))
+    assert policy in budget["DependsOn"]
+
+
+def _spend_template(config: StageConfig) -> tuple[Template, Spend]:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Spend", env=cdk.Environment(account=config.account, region=config.region))
+    topic = AlarmTopic(stack, "Alarms", config=config)
+    spend = Spend(stack, "Spend", config=config, topic=topic.topic)
+    return Template.from_stack(stack), spend
+
+
+def test_budget_scoped_to_the_stage_tag_or_absent_without_a_limit(synth: Synth) -> None:
+    dev = synth.built.config.stages["dev"]
+    template, _ = _spend_template(dataclasses.replace(dev, budget_scope="stage"))
+    budget = only(template.find_resources("AWS::Budgets::Budget"))["Properties"]["Budget"]
+    assert budget["CostFilters"] == {"TagKeyValue": ["user:stage$dev"]}
+    template, spend = _spend_template(dataclasses.replace(dev, monthly_budget_usd=None))
+    assert template.find_resources("AWS::Budgets::Budget") == {}
+    assert spend.budget is None
+
+
+# ---- logs ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_task_log_group_keeps_logs_for_the_configured_days(synth: Synth, stage: str) -> None:
+    config, template = _stage(synth, stage)
+    groups = template.find_resources("AWS::Logs::LogGroup")
+    task = only(template.find_resources("AWS::ECS::TaskDefinition"))["Properties"]
+    (container,) = task["ContainerDefinitions"]
+    task_group = container["LogConfiguration"]["Options"]["awslogs-group"]["Ref"]
+    assert groups[task_group]["Properties"]["RetentionInDays"] == config.log_retention_days
+    # Every log group of the stack expires: none is left at CloudWatch's "never expire".
+    assert all("RetentionInDays" in group["Properties"] for group in groups.values())
+    for metric_filter in template.find_resources("AWS::Logs::MetricFilter").values():
+        assert metric_filter["Properties"]["LogGroupName"] == {"Ref": task_group}
+    for query in template.find_resources("AWS::Logs::QueryDefinition").values():
+        assert query["Properties"]["LogGroupNames"] == [{"Ref": task_group}]
+
+
+def _http(url: str, method: str = "GET") -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=10) as response:  # nosec B310 - loopback
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+_REQUESTS = (("GET", "/health"), ("GET", "/files/reports/2024.pdf"), ("HEAD", "/files/x.bin"), ("GET", "/nope"))
+
+
+def _run_service(endpoint: str, log_dir) -> tuple[list[str], list[int]]:
+    env = {
+        "FILES_BUCKET": "monitoring-test",
+        "AWS_ENDPOINT_URL_S3": endpoint,
+        "AWS_ACCESS_KEY_ID": "monitoring",
+        "AWS_SECRET_ACCESS_KEY": "monitoring",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "APP_VERSION": "monitoring-test",
+        "S3_MAX_ATTEMPTS": "1",
+        "S3_CONNECT_TIMEOUT": "1",
+    }
+    server = GunicornServer(env, log_dir=log_dir).start()
+    try:
+        statuses = [_http(server.url + path, method) for method, path in _REQUESTS]
+        statuses.append(_http(server.url + "/files/x.bin", "POST"))
+    finally:
+        server.stop()
+    return server.log_lines(), statuses
+
+
+def _busy_line() -> str:
+    """The service's own `busy` refusal: every download slot taken, one more GET (in-process, real formatter)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("download_service")
+    saved = (logger.handlers, logger.level, logger.propagate)
+    logger.handlers, logger.propagate = [handler], False
+    logger.setLevel(logging.INFO)
+    try:
+        app = create_app(Settings(files_bucket="monitoring-test", threads=4))
+        slots = app.extensions["download_service"]._slots
+        while slots.acquire(blocking=False):
+            pass
+        assert app.test_client().get("/files/any.bin").status_code == 503
+    finally:
+        logger.handlers, logger.level, logger.propagate = saved[0], saved[1], saved[2]
+    return stream.getvalue().strip()
+
+
+@pytest.fixture(scope="module")
+def service_lines(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Every line the real service wrote: two gunicorn runs (in parallel) and one in-process refusal."""
+    refused = f"http://127.0.0.1:{free_ports(1)[0]}"  # nothing listens: EndpointConnectionError -> 503
+    with ThreadPoolExecutor(2) as pool:
+        down = pool.submit(_run_service, refused, tmp_path_factory.mktemp("s3-down"))
+        broken = pool.submit(_run_service, "not a url", tmp_path_factory.mktemp("s3-broken"))
+        (down_lines, down_statuses), (broken_lines, broken_statuses) = down.result(), broken.result()
+    assert down_statuses == [200, 503, 503, 404, 405]
+    assert broken_statuses == [200, 500, 500, 404, 405]  # the S3 client cannot be built: unhandled ValueError
+    return down_lines + broken_lines + [_busy_line()]
+
+
+def _records(lines: list[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in lines]
+
+
+#: What each metric filter must count, stated on the parsed record (independently of the filter pattern).
+COUNTS = {
+    "Http5xx": lambda r: r.get("event") == "access" and r["status"] >= 500,
+    "ErrorLogs": lambda r: r["level"] in ("error", "critical"),
+    "Exceptions": lambda r: "exception" in r,
+    "S3Errors": lambda r: r.get("event") == "s3_error",
+    "Busy": lambda r: r.get("event") == "busy",
+    "WorkerBoots": lambda r: r.get("event") == "worker_boot",
+}
+
+
+def test_the_sample_covers_every_kind_of_line(service_lines: list[str]) -> None:
+    records = _records(service_lines)  # every line is JSON
+    events = {r.get("event") for r in records}
+    assert {"access", "starting", "ready", "worker_boot", "s3_error", "busy", "sigterm", "worker_exit"} <= events
+    assert "shutdown" in events
+    assert any("event" not in r for r in records)  # gunicorn's own messages ("Booting worker with pid: ...")
+    # The trap the 5xx filter must avoid: the s3_error warning carries a 5xx `status` too.
+    assert any(r.get("event") == "s3_error" and r["status"] >= 500 for r in records)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_metric_filters_count_exactly_their_lines_of_the_real_service(
+    synth: Synth, service_lines: list[str], stage: str
+) -> None:
+    _, template = _stage(synth, stage)
+    filters = {
+        f["Properties"]["MetricTransformations"][0]["MetricName"]: f["Properties"]
+        for f in template.find_resources("AWS::Logs::MetricFilter").values()
+    }
+    assert set(filters) == set(COUNTS)
+    records = _records(service_lines)
+    for name, wanted in COUNTS.items():
+        properties = filters[name]
+        (transformation,) = properties["MetricTransformations"]
+        assert transformation["MetricNamespace"] == f"download-service/{stage}"
+        assert (transformation["MetricValue"], transformation["DefaultValue"]) == ("1", 0)
+        counted = [line for line in service_lines if matches(properties["FilterPattern"], line)]
+        expected = [line for line, record in zip(service_lines, records, strict=True) if wanted(record)]
+        assert expected, f"{name}: no sample line"
+        assert counted == expected, f"{name}: {properties['FilterPattern']}"
+
+
+def test_error_alarm_counts_the_error_log_filter(dev_stateless: Template) -> None:
+    alarm = _alarms(dev_stateless)["download-service-dev-Logs-Error-Logs-Critical"]
+    assert _single_metric(alarm) == ("download-service/dev", "ErrorLogs", "Sum", 300)
+
+
+# ---- saved queries ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_saved_queries_exist_for_the_stage(synth: Synth, stage: str) -> None:
+    _, template = _stage(synth, stage)
+    queries = {
+        q["Properties"]["Name"]: q["Properties"]["QueryString"]
+        for q in template.find_resources("AWS::Logs::QueryDefinition").values()
+    }
+    assert set(queries) == {f"download-service/{stage}/{name}" for name in QUERIES}
+    text = {name.rsplit("/", 1)[1]: query for name, query in queries.items()}
+    assert "stats count(*) as failures by status, path" in text["Top failing paths"]
+    assert "pct(duration_ms, 99)" in text["Latency percentiles"]
+    assert "worker_boot" in text["Worker restarts"]
+    assert '"sigterm"' in text["Start-up and shutdown timeline"]
+
+
+def test_queries_use_fields_and_events_the_service_really_logs(service_lines: list[str]) -> None:
+    records = _records(service_lines)
+    events = {r.get("event") for r in records}
+    access_fields = set().union(*(r for r in records if r.get("event") == "access"))
+    assert {"path", "status", "duration_ms"} <= access_fields
+    for event in ("starting", "ready", "worker_boot", "sigterm", "worker_exit", "shutdown"):
+        assert event in events
+        assert f'"{event}"' in QUERIES["Start-up and shutdown timeline"]["filter_statements"][0]
+    for field in ("worker_pid", "version", "graceful_timeout_s", "exception"):
+        assert any(field in r for r in records), field
+
+
+# ---- the filter-pattern evaluator itself -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "line", "expected"),
+    [
+        ('{ $.level = "error" }', '{"level": "error"}', True),
+        ('{ $.level = "error" }', '{"level": "ERROR"}', False),  # case-sensitive
+        ("{ $.level = error }", '{"level": "error"}', True),  # bare string
+        ('{ $.level != "error" }', '{"level": "info"}', True),
+        ('{ $.level = "err*" }', '{"level": "error"}', True),
+        ('{ $.exception = "*" }', '{"exception": "Traceback..."}', True),
+        ('{ $.exception = "*" }', '{"level": "error"}', False),  # missing field
+        ("{ $.status >= 500 }", '{"status": 503}', True),
+        ("{ $.status >= 500 }", '{"status": "503"}', False),  # a string is not a number
+        ("{ $.status >= 500 }", '{"status": 499}', False),
+        ("{ $.status = 5* }", '{"status": "5xx"}', True),
+        ('{ ($.a = 1) && ($.b = 2) || $.c = "x" }', '{"a": 1, "b": 3, "c": "x"}', True),
+        ('{ $.a = 1 && ($.b = 2 || $.c = "x") }', '{"a": 2, "c": "x"}', False),
+        ("{ $.user.id = 7 }", '{"user": {"id": 7}}', True),
+        ("{ $.items[1] = 2 }", '{"items": [1, 2]}', True),
+        ("{ $.flag IS TRUE }", '{"flag": true}', True),
+        ("{ $.gone IS NULL }", '{"gone": null}', True),
+        ("{ $.gone NOT EXISTS }", "{}", True),
+        ('{ $.level = "error" }', "Traceback (most recent call last):", False),  # not JSON
+    ],
+)
+def test_filter_evaluator(pattern: str, line: str, expected: bool) -> None:
+    assert matches(pattern, line) is expected
+
+
+@pytest.mark.parametrize("pattern", ["ERROR", "{ $.message = %regex% }", "{ $.a = }", "{ $.a > abc }"])
+def test_filter_evaluator_refuses_what_it_does_not_understand(pattern: str) -> None:
+    with pytest.raises(UnsupportedPatternError):
+        matches(pattern, "{}")
+
+
+# ---- config -------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("alarm_5xx_percent", 0, "stages.dev.alarm_5xx_percent: a percentage above 0 and at most 100"),
+        ("alarm_p99_latency_ms", 1.5, "stages.dev.alarm_p99_latency_ms: must be an integer"),
+        ("alarm_cpu_percent", 120, "stages.dev.alarm_cpu_percent: a whole percentage between 1 and 100"),
+        ("alarm_memory_percent", 0, "stages.dev.alarm_memory_percent: a whole percentage between 1 and 100"),
+        ("alarm_error_logs", 0, "stages.dev.alarm_error_logs: at least 1"),
+        ("budget_scope", "org", "stages.dev.budget_scope: one of account, stage"),
+    ],
+)
+def test_monitoring_config_errors_name_the_field(field: str, value: Any, message: str) -> None:
+    raw = base()
+    raw["stages"]["dev"][field] = value
+    with pytest.raises(ConfigError) as caught:
+        load(raw)
+    assert str(caught.value).startswith(f"cdk.json: {message}")
+    assert "\n" not in str(caught.value)
