@@ -10,6 +10,9 @@ from gunicorn import glogging
 
 REQUEST_ID_ENVIRON = "download_service.request_id"
 _RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+#: JSON may carry C1 controls and U+2028/U+2029 raw, but log viewers (and Python's splitlines) break lines at NEL,
+#: LS and PS: escaped, a client-chosen path cannot split one record into two or forge a second one.
+_LINE_BREAKERS = str.maketrans({c: f"\\u{ord(c):04x}" for c in [*map(chr, range(0x80, 0xA0)), "\u2028", "\u2029"]})
 
 
 class JsonFormatter(logging.Formatter):
@@ -26,7 +29,7 @@ class JsonFormatter(logging.Formatter):
         payload.update({k: v for k, v in record.__dict__.items() if k not in _RESERVED and v is not None})
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
-        return json.dumps(payload, default=str, ensure_ascii=False)
+        return json.dumps(payload, default=str, ensure_ascii=False).translate(_LINE_BREAKERS)
 
 
 class GunicornJsonLogger(glogging.Logger):
