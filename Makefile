@@ -43,6 +43,23 @@ test-service: $(STAMP) ## fast unit tests of the service (moto)
 test-integration: $(STAMP) ## real gunicorn + real SeaweedFS
 	$(BIN)/pytest tests/integration
 
+# The gate buildspec.yml runs (pipeline, pull requests, make ci): every suite but tests/container (the pipeline's
+# asset stage builds the image itself), JUnit + Cobertura reports for CodeBuild, and a coverage floor.
+COVERAGE_MIN ?= 85
+.PHONY: test-ci smoke ci
+test-ci: $(STAMP) ## the CI test gate: all but container tests, reports/junit.xml + coverage.xml, coverage >= COVERAGE_MIN
+	mkdir -p reports
+	$(BIN)/pytest --ignore=tests/container --junitxml=reports/junit.xml \
+	  --cov=download_service --cov=stages --cov=pipeline --cov-report=term:skip-covered \
+	  --cov-report=xml:reports/coverage.xml --cov-fail-under=$(COVERAGE_MIN)
+
+smoke: $(STAMP) ## tests/smoke against SMOKE_BASE_URL (+ SMOKE_OBJECT_KEY/SHA256), or a local server when unset
+	mkdir -p reports
+	$(BIN)/pytest tests/smoke --junitxml=reports/smoke.xml
+
+ci: $(STAMP) ## run buildspec.yml's phases locally, as CodeBuild does (CI_ARGS="--dry-run" or "--phase build")
+	$(BIN)/python -m devtools.ci $(CI_ARGS)
+
 bench: $(STAMP) ## P1-P6 performance figures vs direct S3 (prints a table, writes reports/bench.json)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
@@ -74,7 +91,8 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 STAGE ?= sandbox
 STAGE_ID = $(shell printf '%s' '$(STAGE)' | sed 's/./\U&/')
 
-.PHONY: cdk-deps synth test-infra check-dns deploy-sandbox destroy-sandbox
+.PHONY: cdk-deps synth test-infra check-dns deploy-sandbox destroy-sandbox deploy-pipeline diagram
+PIPELINE_STACK := DownloadServicePipeline
 
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -96,6 +114,14 @@ deploy-sandbox: $(STAMP) $(NPM_STAMP) check-dns ## deploy STAGE (default sandbox
 
 destroy-sandbox: $(STAMP) $(NPM_STAMP) ## delete STAGE's stacks (non-production buckets are emptied and deleted)
 	$(CDK) destroy $(CDK_FLAGS) '$(STAGE_ID)/*'
+
+deploy-pipeline: $(STAMP) $(NPM_STAMP) ## deploy the pipeline stack once; from then on every git push deploys
+	$(CDK) deploy $(CDK_FLAGS) $(PIPELINE_STACK) --require-approval broadening
+
+diagram: ## render docs/architecture.svg and .png from docs/architecture.dot (Graphviz; apt-get install graphviz)
+	@command -v dot >/dev/null || { echo "make diagram: needs Graphviz 'dot' (apt-get install graphviz)"; exit 1; }
+	dot -Tsvg docs/architecture.dot -o docs/architecture.svg
+	dot -Tpng -Gdpi=110 docs/architecture.dot -o docs/architecture.png
 
 # ---- security scanners (docs/operations.md) ------------------------------------------------------------------------
 # hadolint runs in `make lint`; cfn-lint and cdk-nag run in `make test-infra` (tests/infra/test_lint.py, test_nag.py).

@@ -1,4 +1,5 @@
-"""Wires the CDK app from cdk.json: one ServiceStage per configured stage, the optional Dns stack, cdk-nag.
+"""Wires the CDK app from cdk.json: the pipeline stack (which owns the stages it deploys), a top-level
+ServiceStage for every other stage (the sandbox), the optional Dns stack, cdk-nag.
 
 `app.py` calls `build`; the infra tests call it too, so they check exactly what `cdk synth` renders.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_cdk import App, Environment
 
@@ -17,14 +18,19 @@ from .config import CONTEXT_KEY, AppConfig, load
 from .dns import DnsStack
 from .service_stage import ServiceStage
 
+if TYPE_CHECKING:
+    from pipeline.pipeline_stack import PipelineStack
+
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
 
 @dataclass
 class Built:
     config: AppConfig
+    #: Every stage, wherever it lives: top level (sandbox) or inside the pipeline stack (dev, prod).
     stages: dict[str, ServiceStage] = field(default_factory=dict)
     dns: DnsStack | None = None
+    pipeline: PipelineStack | None = None
 
 
 def new_app(**kwargs: Any) -> App:
@@ -38,7 +44,18 @@ def build(app: App) -> Built:
     config = load(app.node.try_get_context(CONTEXT_KEY))
     nag.add_checks(app)
     built = Built(config=config)
-    for name, stage in config.stages.items():
+    if config.pipeline is not None:
+        from pipeline.pipeline_stack import PIPELINE_STACK_ID, PipelineStack
+
+        built.pipeline = PipelineStack(
+            app,
+            PIPELINE_STACK_ID,
+            config=config,
+            env=Environment(account=config.pipeline.account, region=config.pipeline.region),
+        )
+        built.stages.update({stage.config.name: stage for stage in built.pipeline.stages})
+    # Only the stages the pipeline does not deploy: the same stage twice would collide (Dev-Stateful twice).
+    for name, stage in config.sandbox_stages.items():
         built.stages[name] = ServiceStage(app, stage)
     if config.dns is not None:
         built.dns = DnsStack(

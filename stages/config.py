@@ -10,7 +10,7 @@ Shape (see cdk.json)::
       "defaults": {<stage fields shared by every stage>},
       "stages":   {"<name>": {<stage fields, overriding defaults>}, ...},
       "dns":      {<optional one-time hosted zone stack>},
-      "pipeline": {<reserved for the pipeline issue>}
+      "pipeline": {<optional: the self-mutating pipeline, see PipelineConfig>}
     }
 """
 
@@ -50,6 +50,13 @@ _ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]*$")
+_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+_BRANCH = re.compile(r"^(?!/|.*//|.*\.\.|.*@\{|.*\.lock$|.*/$)[A-Za-z0-9._/-]{1,200}$")
+_CONNECTION_ARN = re.compile(
+    r"^arn:aws(?:-[a-z]+)*:(?:codeconnections|codestar-connections):"
+    r"(?P<region>[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d):(?P<account>\d{12}):"
+    r"connection/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+)
 
 
 class ConfigError(ValueError):
@@ -134,11 +141,48 @@ class DnsConfig:
 
 
 @dataclass(frozen=True)
+class PipelineConfig:
+    """The self-mutating pipeline: where it reads the code and which stages it deploys, in order.
+
+    The pipeline lives where its CodeConnections connection lives (a connection serves its own account and region
+    only), so `account` and `region` are read from `connection_arn`. The first stage deploys on every push; each
+    later stage waits for a manual approval.
+    """
+
+    repository: str  # GitHub "owner/repo"
+    branch: str
+    connection_arn: str
+    stages: tuple[str, ...]
+    notification_email: str | None = None
+
+    @property
+    def account(self) -> str:
+        return _CONNECTION_ARN.match(self.connection_arn)["account"]  # type: ignore[index]
+
+    @property
+    def region(self) -> str:
+        return _CONNECTION_ARN.match(self.connection_arn)["region"]  # type: ignore[index]
+
+    @property
+    def owner(self) -> str:
+        return self.repository.split("/", 1)[0]
+
+    @property
+    def repo(self) -> str:
+        return self.repository.split("/", 1)[1]
+
+
+@dataclass(frozen=True)
 class AppConfig:
     stages: dict[str, StageConfig]
     dns: DnsConfig | None = None
-    #: The raw `pipeline` section, typed by the pipeline issue.
-    pipeline: Mapping[str, Any] | None = None
+    pipeline: PipelineConfig | None = None
+
+    @property
+    def sandbox_stages(self) -> dict[str, StageConfig]:
+        """The stages deployed from a laptop (make deploy-sandbox), i.e. every stage the pipeline does not own."""
+        owned = set(self.pipeline.stages) if self.pipeline else set()
+        return {name: stage for name, stage in self.stages.items() if name not in owned}
 
 
 # ---- loading --------------------------------------------------------------------------------------------------
@@ -156,7 +200,7 @@ def load(context: Mapping[str, Any] | None) -> AppConfig:
         raise ConfigError("stages", "define at least one stage")
     stages = {name: _stage(name, defaults, stages_raw[name]) for name in stages_raw}
     dns = _dns(root["dns"]) if "dns" in root else None
-    pipeline = _mapping(root["pipeline"], "pipeline") if "pipeline" in root else None
+    pipeline = _pipeline(root["pipeline"], stages) if "pipeline" in root else None
     return AppConfig(stages=stages, dns=dns, pipeline=pipeline)
 
 
@@ -308,6 +352,40 @@ def _dns(raw: Any) -> DnsConfig:
         zone_name=f.text("zone_name", required=True, pattern=_DOMAIN, hint="a domain name such as example.com"),
         account=f.text("account", required=True, pattern=_ACCOUNT, hint="a 12-digit string (quoted)"),
         region=f.text("region", required=True, pattern=_REGION, hint="an AWS region such as eu-west-1"),
+    )
+
+
+_PIPELINE_FIELDS = {f.name for f in fields(PipelineConfig)}
+
+
+def _pipeline(raw: Any, stages: Mapping[str, StageConfig]) -> PipelineConfig:
+    pipeline = _mapping(raw, "pipeline")
+    _no_unknown_keys(pipeline, _PIPELINE_FIELDS, "pipeline.")
+    f = _Fields(pipeline, lambda key: f"pipeline.{key}")
+    repository = f.text("repository", required=True, pattern=_REPOSITORY, hint="a GitHub repository as owner/repo")
+    branch = f.text("branch", default="main", pattern=_BRANCH, hint="a git branch name such as main")
+    connection_arn = f.text(
+        "connection_arn",
+        required=True,
+        pattern=_CONNECTION_ARN,
+        hint="a CodeConnections ARN (arn:aws:codeconnections:<region>:<account>:connection/<uuid>; "
+        "create the connection first, see README)",
+    )
+    names = f.string_list("stages")
+    if not names:
+        raise ConfigError("pipeline.stages", 'list the stages the pipeline deploys, in order (e.g. ["dev", "prod"])')
+    if len(set(names)) != len(names):
+        raise ConfigError("pipeline.stages", "a stage can appear only once")
+    for name in names:
+        if name not in stages:
+            raise ConfigError("pipeline.stages", f"{name!r} is not a stage in `stages` ({', '.join(stages)})")
+    email = f.text("notification_email", pattern=_EMAIL, hint="an e-mail address")
+    return PipelineConfig(
+        repository=repository,
+        branch=branch,
+        connection_arn=connection_arn,
+        stages=tuple(names),
+        notification_email=email,
     )
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Stage, Validations
+import json
+from collections.abc import Callable
+
+from aws_cdk import Acknowledgment, Stack, Stage, Validations
+from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
@@ -22,3 +26,53 @@ def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
     if construct.node.try_get_context(ACKNOWLEDGE_CONTEXT_KEY) is False:
         return
     Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))
+
+
+# ---- IAM5, one finding at a time, for policies CDK writes for us (pipelines, BucketDeployment) ------------------
+
+
+def _flatten(node: object) -> str:
+    """cdk-nag's flattenCfnReference: how a resource appears in an IAM5 finding id."""
+    if isinstance(node, str):
+        return node.replace("${", "<").replace("}", ">")
+    if isinstance(node, dict):
+        if "Fn::Join" in node:
+            delimiter, items = node["Fn::Join"]
+            return delimiter.join(_flatten(item) for item in items)
+        if "Fn::Sub" in node:
+            return _flatten(node["Fn::Sub"])
+        if "Fn::GetAtt" in node:
+            resource, attribute = node["Fn::GetAtt"]
+            return f"<{_flatten(resource)}.{_flatten(attribute)}>"
+        if "Fn::ImportValue" in node:
+            return _flatten(node["Fn::ImportValue"])
+        if "Ref" in node:
+            return f"<{_flatten(node['Ref'])}>"
+    return json.dumps(node, separators=(",", ":"))
+
+
+def iam5_findings(policy: iam.CfnPolicy) -> dict[str, list[str]]:
+    """The AwsSolutions-IAM5 finding ids cdk-nag will report on `policy`, each with the actions it concerns."""
+    document = Stack.of(policy).resolve(policy.policy_document)
+    found: dict[str, list[str]] = {}
+    for statement in document.get("Statement", []):
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = statement.get("Action", [])
+        actions = actions if isinstance(actions, list) else [actions]
+        resources = statement.get("Resource", [])
+        resources = resources if isinstance(resources, list) else [resources]
+        for action in actions:
+            if "*" in action:
+                found.setdefault(f"Action::{action}", []).append(action)
+        for resource in map(_flatten, resources):
+            if "*" in resource:
+                found.setdefault(f"Resource::{resource}", []).extend(actions)
+    return found
+
+
+def acknowledge_wildcards(policy: iam.CfnPolicy, reason: Callable[[str, list[str]], str]) -> None:
+    """Acknowledge each IAM5 finding of `policy` on its own, with `reason(finding, actions)`. For policies that
+    CDK generates (so their wildcards are only known once built); call it after the policy is complete."""
+    for finding, actions in iam5_findings(policy).items():
+        acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason(finding, sorted(set(actions))))

@@ -7,6 +7,7 @@ from constructs import Construct
 
 from download_service import contract
 
+from .canary import Canary
 from .config import StageConfig
 from .stateful_stack import StatefulStack
 from .stateless_stack import StatelessStack
@@ -16,7 +17,7 @@ class ServiceStage(Stage):
     """A stateful stack (buckets) and a stateless stack (network, edge, service) in one account/region.
 
     `service_url_output` and `bucket_name_output` are the CfnOutputs the pipeline's smoke step reads
-    (`env_from_cfn_outputs`).
+    (`env_from_cfn_outputs`); `canary` is the object it downloads (key and SHA-256).
     """
 
     def __init__(self, scope: Construct, config: StageConfig, *, construct_id: str | None = None) -> None:
@@ -34,6 +35,8 @@ class ServiceStage(Stage):
             log_bucket=self.stateful.log_bucket,
         )
         self.stateless.add_stack_dependency(self.stateful, "the files bucket must exist before the service reads it")
+        # In the stateless stack: it writes into the bucket (which must exist) and holds no data of its own.
+        self.canary = Canary(self.stateless, "Canary", config=config)
         self.service_url_output = self.stateless.service_url_output
         self.bucket_name_output = self.stateful.bucket_name_output
         Tags.of(self).add("service", contract.SERVICE_NAME)

@@ -27,6 +27,11 @@ class Synth:
     def template(self, stage: str, stack: str) -> Template:
         return Template.from_stack(getattr(self.built.stages[stage], stack))
 
+    @property
+    def stack_count(self) -> int:
+        """Two stacks per service stage, plus the pipeline stack when cdk.json configures one."""
+        return 2 * len(self.built.stages) + (self.built.pipeline is not None)
+
     def templates(self) -> dict[str, dict[str, Any]]:
         """Every synthesized stack template, by CloudFormation stack name."""
         found = {}

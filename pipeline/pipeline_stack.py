@@ -1,0 +1,148 @@
+"""The self-mutating pipeline: GitHub push -> gates + synth -> update itself -> assets -> dev + smoke ->
+approval -> prod + smoke (design §5)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Duration, Stack, pipelines
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from stages.canary import CANARY_KEY, canary_sha256
+from stages.config import AppConfig, PipelineConfig, StageConfig
+from stages.service_stage import ServiceStage
+
+from . import buildspec as buildspec_file
+from .approval import LinkedApprovalStep
+from .nag_acks import acknowledge_pipeline
+from .notifications import PipelineNotifications
+from .pr_validation import PullRequestValidation
+from .storage import ArtifactStorage
+from .template_fixes import sub_for_action_role_arns
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PIPELINE_STACK_ID = "DownloadServicePipeline"
+#: aws/codebuild/standard:7.0 (Ubuntu 22.04) offers the runtime versions buildspec.yml asks for.
+BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
+
+
+def cdk_cli_version(package_json: Path = REPO_ROOT / "package.json") -> str:
+    """The CDK CLI version pinned for `make synth`, so self-mutation deploys with the very same CLI."""
+    return json.loads(package_json.read_text())["devDependencies"]["aws-cdk"]
+
+
+class PipelineStack(Stack):
+    """Owns the pipeline and the stages it deploys (`self.stages`, in order)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, **kwargs: Any) -> None:
+        assert config.pipeline is not None
+        pipeline_config: PipelineConfig = config.pipeline
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = pipeline_config
+        stage_configs = [config.stages[name] for name in pipeline_config.stages]
+        cross_account = any(stage.account != pipeline_config.account for stage in stage_configs)
+        spec = buildspec_file.load()
+
+        self.storage = ArtifactStorage(self, "Storage", cross_account=cross_account)
+        self.notifications = PipelineNotifications(self, "Notifications", email=pipeline_config.notification_email)
+        self.source = pipelines.CodePipelineSource.connection(
+            pipeline_config.repository, pipeline_config.branch, connection_arn=pipeline_config.connection_arn
+        )
+        self.synth_step = pipelines.CodeBuildStep(
+            "Synth",
+            input=self.source,
+            install_commands=spec.install_commands,
+            commands=spec.commands,
+            env=spec.variables,
+            partial_build_spec=codebuild.BuildSpec.from_object(spec.partial_build_spec()),
+            primary_output_directory="cdk.out",
+            timeout=Duration.minutes(60),
+        )
+        self.pipeline = pipelines.CodePipeline(
+            self,
+            "Pipeline",
+            pipeline_name="download-service",
+            pipeline_type=codepipeline.PipelineType.V2,
+            synth=self.synth_step,
+            self_mutation=True,
+            publish_assets_in_parallel=False,
+            cli_version=cdk_cli_version(),
+            cross_account_keys=cross_account,
+            enable_key_rotation=cross_account or None,
+            artifact_bucket=self.storage.bucket,
+            code_build_defaults=pipelines.CodeBuildOptions(
+                build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE)
+            ),
+        )
+
+        self.stages: list[ServiceStage] = []
+        previous: ServiceStage | None = None
+        for stage_config in stage_configs:
+            stage = ServiceStage(self, stage_config)
+            pre: list[pipelines.Step] = []
+            if previous is not None:
+                pre.append(
+                    LinkedApprovalStep(
+                        "Approve",
+                        review_output=previous.service_url_output,
+                        topic=self.notifications.topic,
+                        comment=f"Deploy to {stage_config.name}? {previous.config.name} passed its smoke tests.",
+                    )
+                )
+            dns_check = self._dns_check(stage_config)
+            if dns_check is not None:
+                pre.append(dns_check)
+            # Approval first, then the DNS check: nothing touches the stage before someone approved.
+            self.pipeline.add_stage(stage, pre=pipelines.Step.sequence(pre), post=[self._smoke(stage)])
+            self.stages.append(stage)
+            previous = stage
+
+        self.pipeline.build_pipeline()
+        sub_for_action_role_arns(self.pipeline.pipeline)
+        self.notifications.watch(self.pipeline.pipeline)
+        self.pull_requests = PullRequestValidation(
+            self, "PullRequests", config=pipeline_config, build_image=BUILD_IMAGE, encryption_key=self.storage.key
+        )
+        acknowledge_pipeline(self)
+
+    def _smoke(self, stage: ServiceStage) -> pipelines.CodeBuildStep:
+        """tests/smoke against the stage that was just deployed (URL from its output, the seeded canary object)."""
+        return pipelines.CodeBuildStep(
+            "Smoke",
+            input=self.source,
+            install_commands=["make venv"],
+            commands=["make smoke"],
+            env={"SMOKE_OBJECT_KEY": CANARY_KEY, "SMOKE_OBJECT_SHA256": canary_sha256()},
+            env_from_cfn_outputs={"SMOKE_BASE_URL": stage.service_url_output},
+            partial_build_spec=codebuild.BuildSpec.from_object(
+                {"phases": {"install": {"runtime-versions": {"python": "3.12"}}}}
+            ),
+            timeout=Duration.minutes(15),
+        )
+
+    def _dns_check(self, stage: StageConfig) -> pipelines.CodeBuildStep | None:
+        """Before a stage with a domain: is its hosted zone delegated? (else ACM validation hangs for hours).
+        Only where the pipeline's account can read the zone (the stage shares the pipeline's account)."""
+        if stage.hosted_zone is None or stage.account != self.config.account:
+            return None
+        return pipelines.CodeBuildStep(
+            "CheckDns",
+            input=self.source,
+            install_commands=["make venv"],
+            commands=[f"make check-dns STAGE={stage.name}"],
+            role_policy_statements=[
+                iam.PolicyStatement(
+                    actions=["route53:GetHostedZone"],
+                    resources=[f"arn:{self.partition}:route53:::hostedzone/{stage.hosted_zone.id}"],
+                )
+            ],
+            partial_build_spec=codebuild.BuildSpec.from_object(
+                {"phases": {"install": {"runtime-versions": {"python": "3.12"}}}}
+            ),
+            timeout=Duration.minutes(10),
+        )

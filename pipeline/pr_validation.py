@@ -1,0 +1,64 @@
+"""Pull-request validation: a CodeBuild project that runs buildspec.yml on every PR and reports the result on the
+PR as a commit status. It reads GitHub through the same CodeConnections connection as the pipeline (no token)."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from stages.config import PipelineConfig
+
+#: What CodeBuild needs to clone through a connection and to create the webhook (both service prefixes: the
+#: connection ARN's service name decides which one IAM evaluates).
+CONNECTION_ACTIONS = [
+    "codeconnections:GetConnection",
+    "codeconnections:GetConnectionToken",
+    "codeconnections:UseConnection",
+    "codestar-connections:GetConnection",
+    "codestar-connections:GetConnectionToken",
+    "codestar-connections:UseConnection",
+]
+
+
+class PullRequestValidation(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PipelineConfig,
+        build_image: codebuild.IBuildImage,
+        encryption_key=None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        source = codebuild.Source.git_hub(
+            owner=config.owner,
+            repo=config.repo,
+            webhook=True,
+            report_build_status=True,
+            webhook_filters=[
+                codebuild.FilterGroup.in_event_of(
+                    codebuild.EventAction.PULL_REQUEST_CREATED,
+                    codebuild.EventAction.PULL_REQUEST_UPDATED,
+                    codebuild.EventAction.PULL_REQUEST_REOPENED,
+                ).and_base_branch_is(config.branch)
+            ],
+        )
+        self.project = codebuild.Project(
+            self,
+            "Project",
+            description=f"Runs buildspec.yml on pull requests to {config.repository}:{config.branch}",
+            source=source,
+            # No build_spec: CodeBuild reads buildspec.yml from the pull request's own checkout.
+            environment=codebuild.BuildEnvironment(build_image=build_image, compute_type=codebuild.ComputeType.MEDIUM),
+            timeout=Duration.minutes(60),
+            encryption_key=encryption_key,
+        )
+        # The L2 GitHub source knows only account-wide OAuth/token credentials; point it at the connection instead.
+        cfn = self.project.node.default_child
+        cfn.add_property_override("Source.Auth", {"Type": "CODECONNECTIONS", "Resource": config.connection_arn})
+        self.project.add_to_role_policy(
+            iam.PolicyStatement(sid="UseConnection", actions=CONNECTION_ACTIONS, resources=[config.connection_arn])
+        )
