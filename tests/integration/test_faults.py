@@ -182,7 +182,7 @@ def test_hung_s3_does_not_starve_health_or_other_requests(faulty, proxy, capsys)
             assert _get(faulty, path, timeout=2)[0].status_code == status
         statuses = [future.result()[0].status_code for future in futures]
     assert set(statuses) <= {503, 504}
-    assert statuses.count(504) >= 2 * (THREADS - 2) - 2  # (both workers' slots, give or take the kernel's balance)
+    assert statuses.count(504) >= THREADS - 2  # at least one worker's slots all waited (the kernel picks workers)
     assert statuses.count(503) > 0
     proxy.passthrough()
     assert _get(faulty, f"/files/{SMALL_KEY}")[0].status_code == 200
