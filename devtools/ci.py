@@ -30,7 +30,9 @@ Runner = Callable[[str, dict[str, str]], int]
 
 
 def run_in_bash(command: str, env: dict[str, str]) -> int:
-    return subprocess.run(["bash", "-c", f"set -eo pipefail\n{command}"], cwd=REPO_ROOT, env=env, check=False).returncode  # noqa: S603, S607
+    return subprocess.run(
+        ["bash", "-c", f"set -eo pipefail\n{command}"], cwd=REPO_ROOT, env=env, check=False
+    ).returncode
 
 
 @dataclass
@@ -81,7 +83,7 @@ def runtime_warnings(spec: Buildspec) -> list[str]:
     """Differences between buildspec runtime-versions and this machine (informational: CodeBuild pins them)."""
     local = {"python": f"{sys.version_info.major}.{sys.version_info.minor}"}
     try:
-        node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False).stdout  # noqa: S607
+        node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False).stdout
         local["nodejs"] = node.strip().lstrip("v").split(".")[0]
     except OSError:
         local["nodejs"] = "missing"

@@ -62,9 +62,9 @@ REASONS: list[tuple[re.Pattern[str], str]] = [
         "Pipelines needs them for {role} and they grant read-only or build-control access.",
     ),
     (
-        re.compile(r"^Action::kms:GenerateDataKey\*$"),
-        "Publishing to the KMS-encrypted notification topic needs GenerateDataKey and its variants on that one "
-        "key (the resource is the key's ARN, not *).",
+        re.compile(r"^Action::kms:(GenerateDataKey|ReEncrypt)\*$"),
+        "{action} as CDK's encrypt/decrypt grants write it, on one customer-managed key named by ARN (the "
+        "notification topic's, or the cross-account artifact key), never on *.",
     ),
 ]
 

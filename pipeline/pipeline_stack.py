@@ -27,6 +27,8 @@ from .template_fixes import sub_for_action_role_arns
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PIPELINE_STACK_ID = "DownloadServicePipeline"
+#: cdk-assets for the asset-publishing actions, pinned like the CLI (CDK Pipelines would install @latest).
+CDK_ASSETS_VERSION = "4.7.3"
 #: aws/codebuild/standard:7.0 (Ubuntu 22.04) offers the runtime versions buildspec.yml asks for.
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
 
@@ -72,6 +74,7 @@ class PipelineStack(Stack):
             self_mutation=True,
             publish_assets_in_parallel=False,
             cli_version=cdk_cli_version(),
+            cdk_assets_cli_version=CDK_ASSETS_VERSION,
             cross_account_keys=cross_account,
             enable_key_rotation=cross_account or None,
             artifact_bucket=self.storage.bucket,

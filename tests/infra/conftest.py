@@ -58,6 +58,12 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 
 
 @pytest.fixture(scope="session")
+def pipeline_template(synth: Synth) -> Template:
+    assert synth.built.pipeline is not None, "cdk.json configures the pipeline"
+    return Template.from_stack(synth.built.pipeline)
+
+
+@pytest.fixture(scope="session")
 def dev_stateless(synth: Synth) -> Template:
     return synth.template("dev", "stateless")
 
