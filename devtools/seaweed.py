@@ -145,8 +145,23 @@ class SeaweedS3:
         if self._own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
-    def request_count(self) -> int:
-        """S3 requests served for `bucket` so far, from SeaweedFS's own Prometheus counters."""
+    def request_count(self, settle_s: float = 0.05, limit_s: float = 2.0) -> int:
+        """S3 requests served for `bucket` so far, from SeaweedFS's own Prometheus counters.
+
+        SeaweedFS bumps the counter after it has written the response, so a read right after a client got its answer
+        can miss that request. The count is returned once it has stayed the same for `settle_s` (at most `limit_s`).
+        """
+        count = self._raw_request_count()
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            time.sleep(settle_s)
+            again = self._raw_request_count()
+            if again == count:
+                break
+            count = again
+        return count
+
+    def _raw_request_count(self) -> int:
         url = f"http://127.0.0.1:{self.ports['metricsPort']}/metrics"
         with urllib.request.urlopen(url, timeout=5) as response:  # nosec B310 - loopback URL
             text = response.read().decode()
