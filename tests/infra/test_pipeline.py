@@ -155,6 +155,8 @@ def test_synth_step_runs_buildspec_yml(pipeline_template: Template, synth: Synth
     assert env["Image"].startswith("aws/codebuild/standard:7.0")
     # the gates the issue asks for are all in there, as Make targets
     assert {"make lint", "make test-ci", "make scan", "make synth"} <= set(raw["phases"]["build"]["commands"])
+    # and the dependency audit is a hard gate in CodeBuild, where PyPI's vulnerability data is reachable
+    assert raw["env"]["variables"]["AUDIT_IF_UNREACHABLE"] == "fail"
 
 
 @pytest.mark.parametrize("stage", ["Dev", "Prod"])
