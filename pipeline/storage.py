@@ -7,6 +7,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stages.buckets import private_bucket
+
 #: Artifacts are only read during the execution that wrote them; keep a month for debugging a failed run.
 ARTIFACT_DAYS = 30
 
@@ -21,16 +23,11 @@ class ArtifactStorage(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, cross_account: bool) -> None:
         super().__init__(scope, construct_id)
-        self.log_bucket = s3.Bucket(
+        self.log_bucket = private_bucket(
             self,
             "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
+            retain=False,
             lifecycle_rules=[s3.LifecycleRule(id="expire-logs", expiration=Duration.days(90))],
-            removal_policy=RemovalPolicy.DESTROY,
-            auto_delete_objects=True,
         )
         self.key = (
             kms.Key(
@@ -43,15 +40,13 @@ class ArtifactStorage(Construct):
             if cross_account
             else None
         )
-        self.bucket = s3.Bucket(
+        self.bucket = private_bucket(
             self,
             "Artifacts",
+            retain=False,
             encryption=s3.BucketEncryption.KMS if self.key else s3.BucketEncryption.S3_MANAGED,
             encryption_key=self.key,
             bucket_key_enabled=self.key is not None,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
             server_access_logs_bucket=self.log_bucket,
             server_access_logs_prefix="artifacts/",
             lifecycle_rules=[
@@ -61,6 +56,4 @@ class ArtifactStorage(Construct):
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
-            removal_policy=RemovalPolicy.DESTROY,
-            auto_delete_objects=True,
         )

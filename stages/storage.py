@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from .buckets import private_bucket
 from .config import StageConfig
 
 
@@ -20,15 +21,11 @@ class Storage(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig) -> None:
         super().__init__(scope, construct_id)
         retain = config.production
-        removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
 
-        self.log_bucket = s3.Bucket(
+        self.log_bucket = private_bucket(
             self,
             "LogBucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
+            retain=retain,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="expire-logs",
@@ -36,20 +33,15 @@ class Storage(Construct):
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
-            removal_policy=removal,
-            auto_delete_objects=not retain,
         )
         # No server access logging on the log bucket itself (it would log into itself); cdk-nag's S1 accepts
         # a bucket that is another bucket's log destination, so nothing to acknowledge here.
 
-        self.files_bucket = s3.Bucket(
+        self.files_bucket = private_bucket(
             self,
             "FilesBucket",
+            retain=retain,
             bucket_name=config.files_bucket_name,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
             versioned=True,
             server_access_logs_bucket=self.log_bucket,
             server_access_logs_prefix="s3/files/",
@@ -60,6 +52,4 @@ class Storage(Construct):
                     abort_incomplete_multipart_upload_after=Duration.days(7),
                 )
             ],
-            removal_policy=removal,
-            auto_delete_objects=not retain,
         )
