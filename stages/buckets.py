@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+
+from .retention import removal_policy
 
 
 def private_bucket(scope: Construct, construct_id: str, *, retain: bool, **props: Any) -> s3.Bucket:
@@ -23,7 +24,7 @@ def private_bucket(scope: Construct, construct_id: str, *, retain: bool, **props
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         enforce_ssl=True,
-        removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
+        removal_policy=removal_policy(retain),
         auto_delete_objects=not retain,
         **props,
     )

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from .config import StageConfig
-from .retention import retention_days
+from .retention import stage_log_group
 
 #: Interface endpoints the tasks need: pull the image (ecr.api + ecr.dkr) and ship logs. Nothing else: S3 goes
 #: through the free gateway endpoint, and each interface endpoint costs per AZ-hour.
@@ -37,12 +36,7 @@ class Network(Construct):
         super().__init__(scope, construct_id)
         region = Stack.of(self).region
 
-        self.flow_log_group = logs.LogGroup(
-            self,
-            "FlowLogs",
-            retention=retention_days(config.log_retention_days),
-            removal_policy=RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY,
-        )
+        self.flow_log_group = stage_log_group(self, "FlowLogs", config)
         self.vpc = ec2.Vpc(
             self,
             "Vpc",

@@ -1,10 +1,12 @@
-"""Map the config's retention in days to the CDK enum (CloudWatch Logs accepts only these periods)."""
+"""How long a stage keeps what it writes: log retention periods and what stack deletion does to stored data."""
 
 from __future__ import annotations
 
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
+from constructs import Construct
 
-from .config import LOG_RETENTION_DAYS
+from .config import LOG_RETENTION_DAYS, StageConfig
 
 # aws_logs.RetentionDays lists the periods in increasing order, INFINITE last.
 _BY_DAYS = dict(
@@ -13,4 +15,20 @@ _BY_DAYS = dict(
 
 
 def retention_days(days: int) -> logs.RetentionDays:
+    """The config's retention in days as the CDK enum (CloudWatch Logs accepts only these periods)."""
     return _BY_DAYS[days]
+
+
+def removal_policy(retain: bool) -> RemovalPolicy:
+    """RETAIN keeps the resource when its stack is deleted (production); DESTROY lets a sandbox go in one command."""
+    return RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
+
+
+def stage_log_group(scope: Construct, construct_id: str, config: StageConfig) -> logs.LogGroup:
+    """A log group kept for the stage's `log_retention_days`, and kept after stack deletion in production."""
+    return logs.LogGroup(
+        scope,
+        construct_id,
+        retention=retention_days(config.log_retention_days),
+        removal_policy=removal_policy(config.production),
+    )

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Size
+from aws_cdk import Duration, Size
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -19,7 +18,7 @@ from download_service import contract
 from . import nag
 from .config import StageConfig
 from .network import Network
-from .retention import retention_days
+from .retention import stage_log_group
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,12 +53,7 @@ class Service(Construct):
         self.cluster = ecs.Cluster(
             self, "Cluster", vpc=network.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED
         )
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            retention=retention_days(config.log_retention_days),
-            removal_policy=RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY,
-        )
+        self.log_group = stage_log_group(self, "Logs", config)
 
         self.task_definition = ecs.FargateTaskDefinition(
             self,
