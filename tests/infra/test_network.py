@@ -33,6 +33,23 @@ def test_task_subnets_have_no_route_to_the_internet(prod_stateless: Template) ->
         assert "Public" in route["Properties"]["RouteTableId"]["Ref"]
 
 
+def test_default_security_group_is_stripped_of_every_rule(prod_stateless: Template) -> None:
+    # Nothing uses the default SG, but it allows all traffic between its members: anything launched into the VPC
+    # without an explicit SG would get it (Security Hub EC2.2). CDK's custom resource revokes its rules.
+    restrict = only(prod_stateless.find_resources("Custom::VpcRestrictDefaultSG"))["Properties"]
+    (vpc,) = prod_stateless.find_resources("AWS::EC2::VPC")
+    assert restrict["DefaultSecurityGroupId"] == {"Fn::GetAtt": [vpc, "DefaultSecurityGroup"]}
+    # and the function doing it may change that one group only
+    roles = prod_stateless.find_resources("AWS::IAM::Role")
+    role = only({k: v for k, v in roles.items() if k.startswith("CustomVpcRestrictDefaultSG")})["Properties"]
+    (policy,) = role["Policies"]
+    statement = policy["PolicyDocument"]["Statement"]
+    resources = json.dumps([r for st in statement for r in st["Resource"]])
+    assert "security-group/" in resources
+    assert "DefaultSecurityGroup" in resources
+    assert '"*"' not in resources
+
+
 def test_flow_logs_capture_all_traffic_into_a_retained_log_group(prod_stateless: Template) -> None:
     flow_log = only(prod_stateless.find_resources("AWS::EC2::FlowLog"))["Properties"]
     assert flow_log["TrafficType"] == "ALL"
