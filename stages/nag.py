@@ -28,7 +28,7 @@ def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
     Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))
 
 
-# ---- IAM5, one finding at a time, for policies CDK writes for us (pipelines, BucketDeployment) ------------------
+# ---- IAM5, one finding at a time, for policies CDK writes for us (CDK Pipelines) ------------------
 
 
 def _flatten(node: object) -> str:

@@ -181,12 +181,26 @@ def test_smoke_step_gets_the_url_from_the_stage_outputs(pipeline_template: Templ
 def test_every_stage_seeds_the_canary_the_smoke_step_expects(synth: Synth) -> None:
     for name in ("dev", "prod", "sandbox"):
         stage = synth.built.stages[name]
+        template = synth.template(name, "stateless")
         assert stage.canary.key == CANARY_KEY
-        deployment = only(synth.template(name, "stateless").find_resources("Custom::CDKBucketDeployment"))
-        props = deployment["Properties"]
-        assert props["DestinationBucketName"] == stage.config.files_bucket_name
-        assert props["DestinationBucketKeyPrefix"] == stage.config.files_prefix + "_canary/"
-        assert props["Prune"] is True
+        writer = only(template.find_resources("Custom::AWS"))["Properties"]
+        key = stage.config.files_prefix + CANARY_KEY
+        for phase in ("Create", "Update"):
+            call = json.loads(writer[phase])
+            assert (call["service"], call["action"]) == ("S3", "putObject")
+            assert call["parameters"]["Bucket"] == stage.config.files_bucket_name
+            assert call["parameters"]["Key"] == key
+            assert call["parameters"]["Body"].encode() == CANARY_FILE.read_bytes()
+        # the writer may put that one object: no read, no delete, no other key
+        policies = template.find_resources("AWS::IAM::Policy")
+        statement = only({k: v for k, v in policies.items() if k.startswith("Canary")})["Properties"]
+        assert statement["PolicyDocument"]["Statement"] == [
+            {
+                "Action": "s3:PutObject",
+                "Effect": "Allow",
+                "Resource": f"arn:aws:s3:::{stage.config.files_bucket_name}/{key}",
+            }
+        ]
     assert CANARY_FILE.name in CANARY_KEY
 
 
