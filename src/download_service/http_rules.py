@@ -73,12 +73,19 @@ def parse_range(value: str | None) -> ByteRange | None:
     if not first and not last:
         return None
     if not first:
-        return ByteRange(None, int(last))
-    start = int(first)
-    end = int(last) if last else None
+        return ByteRange(None, _position(last))
+    start = _position(first)
+    end = _position(last) if last else None
     if end is not None and end < start:
         return None
     return ByteRange(start, end)
+
+
+def _position(digits: str) -> int:
+    """A byte position as sent; anything beyond int64 becomes MAX_POSITION + 1 without building a huge integer
+    (int() refuses strings of more than 4300 digits, and a header may carry 8000)."""
+    digits = digits.lstrip("0") or "0"
+    return MAX_POSITION + 1 if len(digits) > len(str(MAX_POSITION)) else min(int(digits), MAX_POSITION + 1)
 
 
 # --- Preconditions -----------------------------------------------------------------------------------------------
@@ -106,6 +113,9 @@ def parse_etags(value: str | None) -> list[EntityTag] | str | None:
         return ANY
     tags, pos = [], 0
     while pos < len(value):
+        if value[pos] in " \t,":  # RFC 9110 §5.6.1.2: empty list elements are accepted and ignored
+            pos += 1
+            continue
         match = _ETAG_RE.match(value, pos)
         if not match:
             return None
@@ -120,15 +130,20 @@ def parse_etag(value: str | None) -> EntityTag | None:
 
 
 def parse_http_date(value: str | None) -> datetime | None:
-    if not value:
+    """An HTTP-date as an aware UTC datetime, or None when it is not one (a malformed precondition is ignored).
+
+    More than one comma means a list, which RFC 9110 §13.1.3/§13.1.4 says to ignore. Years or offsets that leave
+    datetime's range are not dates either (OverflowError would otherwise surface as a 500, here or in botocore).
+    """
+    if not value or value.count(",") > 1:
         return None
     try:
         parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if parsed is None or parsed.tzinfo is None:
+            return None
+        return parsed.astimezone(UTC)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if parsed is None or parsed.tzinfo is None:
-        return None
-    return parsed
 
 
 def http_date(moment: datetime) -> str:
@@ -162,6 +177,9 @@ class Preconditions:
             args["IfMatch"] = self.if_match[0].strong_form
         elif self.if_match is None and self.if_unmodified_since:
             args["IfUnmodifiedSince"] = self.if_unmodified_since
+        if self.if_match is not None and "IfMatch" not in args:
+            # If-Match is decided here (a list, `*` or a weak tag): S3 must not answer 304 before it is (§13.2.2).
+            return args
         if isinstance(self.if_none_match, list) and len(self.if_none_match) == 1:
             args["IfNoneMatch"] = self.if_none_match[0].strong_form  # weak comparison: W/ does not matter
         elif self.if_none_match is None and self.if_modified_since:

@@ -13,6 +13,7 @@ from download_service.http_rules import (
     content_disposition,
     content_type,
     parse_etags,
+    parse_http_date,
     parse_range,
 )
 
@@ -175,3 +176,63 @@ def test_content_disposition_is_safe_and_exact(key, expected):
 )
 def test_content_type_prefers_s3_unless_generic(s3_type, key, expected):
     assert content_type(s3_type, key) == expected
+
+
+# --- found in review: inputs that used to raise (500) or be misread -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("bytes=0-" + "9" * 5000, ByteRange(0, MAX_POSITION + 1)),  # int() refuses > 4300 digits
+        ("bytes=" + "9" * 5000 + "-", ByteRange(MAX_POSITION + 1, None)),
+        ("bytes=-" + "9" * 5000, ByteRange(None, MAX_POSITION + 1)),
+        ("bytes=" + "0" * 5000 + "5-6", ByteRange(5, 6)),  # leading zeros are not magnitude
+        ("bytes=9223372036854775807-", ByteRange(MAX_POSITION, None)),
+        ("bytes=9223372036854775808-", ByteRange(MAX_POSITION + 1, None)),
+    ],
+)
+def test_range_numbers_of_any_length_are_bounded_not_converted(header, expected):
+    assert parse_range(header) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Mon, 01 Jan 99999999999999999999 00:00:00 GMT",  # OverflowError in the parser
+        "Fri, 31 Dec 9999 23:59:59 -0100",  # parses, but leaves datetime's range in UTC
+        f"{EARLIER}, {LATER}",  # a list: RFC 9110 says to ignore it
+    ],
+)
+def test_dates_that_are_not_http_dates_are_ignored(value):
+    assert parse_http_date(value) is None
+    preconditions = Preconditions.from_headers({"If-Modified-Since": value, "If-Unmodified-Since": value})
+    assert preconditions.s3_arguments() == {}
+    assert preconditions.evaluate(ETAG, MODIFIED) == 200
+
+
+def test_dates_are_compared_in_utc():
+    assert parse_http_date("Thu, 01 Jan 2026 01:00:00 +0100") == datetime(2026, 1, 1, tzinfo=UTC)
+    assert parse_http_date("Thu, 01 Jan 2026 01:00:00 +0100").tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    ("headers", "outcome"),
+    [
+        ({"If-Match": '"x", , "y"'}, 412),  # empty list elements are allowed (RFC 9110 §5.6.1.2)...
+        ({"If-Match": ', "abc",'}, 200),
+        ({"If-None-Match": '"x", , "abc"'}, 304),  # ...and do not make the header "malformed"
+        ({"If-None-Match": " , "}, 200),  # nothing but empty elements: no condition at all
+    ],
+)
+def test_empty_list_elements_are_skipped(headers, outcome):
+    assert Preconditions.from_headers(headers).evaluate(ETAG, MODIFIED) == outcome
+
+
+@pytest.mark.parametrize(
+    "if_match",
+    ['"x", "y"', 'W/"abc"', "*"],  # what only the service can evaluate
+)
+def test_s3_never_answers_304_before_an_if_match_it_was_not_given(if_match):
+    headers = {"If-Match": if_match, "If-None-Match": '"abc"', "If-Modified-Since": LATER}
+    assert Preconditions.from_headers(headers).s3_arguments() == {}
