@@ -26,6 +26,7 @@ RESUME_ATTEMPTS = 3
 _STREAM_ERRORS = (BotoCoreError, Urllib3Error, OSError)
 _CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 _UNSATISFIED_RE = re.compile(r"^bytes \*/(\d+)$")
+_HEADER_VALUE_RE = re.compile(r"[\x20-\x7e]+")
 
 
 class StreamAbortedError(Exception):
@@ -47,20 +48,22 @@ class Downloads:
 
     def serve(self, request: Request, raw_key: bytes) -> Response:
         try:
-            key = decode_key(raw_key)
+            key = decode_key(raw_key, self._settings.max_key_bytes)
         except InvalidKeyError as err:
             return error_response(400, f"invalid key: {err}")
         preconditions = Preconditions.from_headers(request.headers)
         byte_range = http_rules.parse_range(request.headers.get("Range"))
         if byte_range and preconditions.if_range_is_weak_etag:
             byte_range = None  # a weak validator never matches If-Range: serve the whole object in one call
-        if request.method == "HEAD":
-            return self._head(key, preconditions, byte_range)
+        # HEAD takes a slot too: against a hung S3 it holds a thread for the whole timeout, like a GET.
         if not self._slots.acquire(blocking=False):
             log.warning("download refused: worker at capacity", extra={"event": "busy"})
             return error_response(503, "server busy, retry later", retry_after=contract.RETRY_AFTER_S)
         try:
-            response = self._get(key, preconditions, byte_range)
+            if request.method == "HEAD":
+                response = self._head(key, preconditions, byte_range)
+            else:
+                response = self._get(key, preconditions, byte_range)
         except BaseException:
             self._slots.release()
             raise
@@ -115,19 +118,36 @@ class Downloads:
         try:
             obj = self._client().get_object(**args)
         except ClientError as err:
+            if byte_range and preconditions.if_range is not None and _unsatisfiable(err):
+                # A stale If-Range means the Range is ignored (RFC 9110 §13.1.5), so S3's 416 may not be the
+                # answer: only the object's validators can tell.
+                return self._whole_unless_range_applies(key, preconditions, unsatisfiable=err)
             return self._client_error(err, key)
         etag, modified = obj.get("ETag"), obj.get("LastModified")
         outcome = preconditions.evaluate(etag, modified)
         if outcome != 200:
             obj["Body"].close()
             return self._precondition_response(outcome, etag, modified)
-        if byte_range and byte_range.always_unsatisfiable:
-            obj["Body"].close()
-            return self._unsatisfiable(_total_size(obj))
         if byte_range and not preconditions.range_applies(etag, modified):
             obj["Body"].close()
             obj = self._client().get_object(**self._location(key))
-            etag, modified = obj.get("ETag"), obj.get("LastModified")
+        elif byte_range and byte_range.always_unsatisfiable:
+            obj["Body"].close()
+            return self._unsatisfiable(_total_size(obj))
+        return self._stream_response(key, obj)
+
+    def _whole_unless_range_applies(self, key: str, preconditions: Preconditions, unsatisfiable: ClientError):
+        try:
+            obj = self._client().get_object(**self._location(key), **preconditions.s3_arguments())
+        except ClientError as err:
+            return self._client_error(err, key)
+        etag, modified = obj.get("ETag"), obj.get("LastModified")
+        outcome = preconditions.evaluate(etag, modified)
+        if outcome != 200 or preconditions.range_applies(etag, modified):
+            obj["Body"].close()
+            if outcome != 200:
+                return self._precondition_response(outcome, etag, modified)
+            return self._client_error(unsatisfiable, key)
         return self._stream_response(key, obj)
 
     def _stream_response(self, key: str, obj: dict) -> Response:
@@ -142,6 +162,11 @@ class Downloads:
             reopen=lambda first, last: self._reopen(key, obj["ETag"], first, last),
             on_close=self._slots.release,
         )
+        try:
+            stream.prime()
+        except StreamAbortedError as err:
+            # Nothing sent yet: the client still gets a status and JSON, not gunicorn's bare HTML 500.
+            return self._stream_failure(err)
         response = Response(stream, status=206 if match else 200)
         self._set_object_headers(response, key, obj)
         response.headers["Content-Length"] = str(length)
@@ -150,9 +175,20 @@ class Downloads:
         return response
 
     def _reopen(self, key: str, etag: str, first: int, last: int):
-        """Continue a broken stream from S3, only if the object is still the one we started sending."""
+        """Continue a broken stream from S3, only if the object is still the one we started sending, and only if
+        S3 really answered from `first` (a server that ignored Range would splice the wrong bytes in)."""
         obj = self._client().get_object(**self._location(key), Range=f"bytes={first}-{last}", IfMatch=etag)
+        match = _CONTENT_RANGE_RE.match(obj.get("ContentRange") or "")
+        if not match or int(match.group(1)) != first:
+            obj["Body"].close()
+            raise OSError(f"S3 did not resume at byte {first}")
         return obj["Body"]
+
+    def _stream_failure(self, error: StreamAbortedError) -> Response:
+        cause = error.__cause__
+        if isinstance(cause, (ClientError, BotoCoreError)):
+            return self.failure_response(cause)
+        return error_response(502, "storage error")
 
     # --- helpers --------------------------------------------------------------------------------------------------
 
@@ -168,7 +204,7 @@ class Downloads:
         if status in (304, 412):
             modified = http_rules.parse_http_date(headers.get("last-modified"))
             return self._precondition_response(status, headers.get("etag"), modified)
-        if status == 416 or s3_error_code(err) == "InvalidRange":
+        if _unsatisfiable(err):
             size = err.response.get("Error", {}).get("ActualObjectSize")
             match = _UNSATISFIED_RE.match(headers.get("content-range", ""))
             return self._unsatisfiable(int(size) if size else int(match.group(1)) if match else None)
@@ -193,19 +229,31 @@ class Downloads:
 
     def _set_object_headers(self, response: Response, key: str, meta: dict) -> None:
         headers = response.headers
-        headers["Content-Type"] = http_rules.content_type(meta.get("ContentType"), key)
+        # Metadata is whatever the uploader set: a value gunicorn would refuse would fail the response after
+        # the stream (and its download slot) was handed over, so such a value is dropped instead.
+        s3_type, encoding = _header_safe(meta.get("ContentType")), _header_safe(meta.get("ContentEncoding"))
+        headers["Content-Type"] = http_rules.content_type(s3_type, key)
         headers["Content-Disposition"] = http_rules.content_disposition(key)
-        if meta.get("ETag"):
+        if _header_safe(meta.get("ETag")):
             headers["ETag"] = meta["ETag"]
         if meta.get("LastModified"):
             headers["Last-Modified"] = http_rules.http_date(meta["LastModified"])
-        if meta.get("ContentEncoding"):
-            headers["Content-Encoding"] = meta["ContentEncoding"]
+        if encoding:
+            headers["Content-Encoding"] = encoding
         headers["Accept-Ranges"] = "bytes"
         headers["Cache-Control"] = self._settings.cache_control
         headers["X-Content-Type-Options"] = "nosniff"
         # Defence in depth should a browser render the file anyway: no scripts, no subresources.
         headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+
+
+def _header_safe(value: str | None) -> str | None:
+    """`value` if it can be sent as a header value (visible ASCII and spaces), else None."""
+    return value if value and _HEADER_VALUE_RE.fullmatch(value) else None
+
+
+def _unsatisfiable(err: ClientError) -> bool:
+    return s3_status(err) == 416 or s3_error_code(err) == "InvalidRange"
 
 
 def _total_size(obj: dict) -> int:
@@ -232,20 +280,34 @@ class _Stream:
         self._reopen = reopen
         self._on_close = on_close
         self._closed = False
+        self._position, self._resumes = start, 0
+        self._first: bytes | None = None
+
+    def prime(self) -> None:
+        """Read the first chunk now, while a failure can still become an error response (raises
+        StreamAbortedError when S3 fails before the first byte and cannot be resumed)."""
+        if self._position <= self._end:
+            self._first = self._read()
 
     def __iter__(self) -> Iterator[bytes]:
-        position, resumes = self._start, 0
-        while position <= self._end:
+        if self._first is not None:
+            first, self._first = self._first, None
+            yield first
+        while self._position <= self._end:
+            yield self._read()
+
+    def _read(self) -> bytes:
+        while True:
             try:
-                data = self._body.read(min(self._chunk_size, self._end - position + 1))
+                data = self._body.read(min(self._chunk_size, self._end - self._position + 1))
                 if not data:
                     raise OSError("S3 stream ended early")
             except _STREAM_ERRORS as err:
-                resumes += 1
-                self._resume(position, resumes, err)
+                self._resumes += 1
+                self._resume(self._position, self._resumes, err)
                 continue
-            position += len(data)
-            yield data
+            self._position += len(data)
+            return data
 
     def _resume(self, position: int, attempt: int, cause: Exception) -> None:
         details = {"event": "stream_resume", "position": position, "attempt": attempt, "cause": type(cause).__name__}

@@ -64,8 +64,8 @@ class GunicornJsonLogger(glogging.Logger):
                 "status": int(status),
                 "bytes": getattr(resp, "sent", 0) or 0,
                 "duration_ms": round(request_time.total_seconds() * 1000, 3),
-                # The ALB appends the peer it saw; the first entry is the original client.
-                "client_ip": forwarded.split(",")[0].strip() if forwarded else environ.get("REMOTE_ADDR"),
+                # The ALB appends the peer it saw: the last entry. Earlier ones are whatever the client sent.
+                "client_ip": forwarded.rsplit(",", 1)[-1].strip() if forwarded else environ.get("REMOTE_ADDR"),
                 "user_agent": environ.get("HTTP_USER_AGENT"),
                 "trace_id": environ.get("HTTP_X_AMZN_TRACE_ID"),
                 "request_id": environ.get(REQUEST_ID_ENVIRON),

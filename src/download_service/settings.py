@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from . import contract
+from .keys import MAX_KEY_BYTES
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -35,6 +36,11 @@ class Settings:
     forwarded_allow_ips: str = "127.0.0.1"
 
     @property
+    def max_key_bytes(self) -> int:
+        """The longest key a client may ask for: S3's limit less the prefix the service puts in front of it."""
+        return MAX_KEY_BYTES - len(self.files_prefix.encode("utf-8"))
+
+    @property
     def max_downloads_per_worker(self) -> int:
         """Streams a worker admits at once. The other threads stay free for /health and quick answers, so a
         worker full of slow downloads still passes its health check instead of being killed by the ALB."""
@@ -50,6 +56,8 @@ class Settings:
         prefix = reader.text("FILES_PREFIX", default="")
         if prefix.startswith("/"):
             raise ConfigError("FILES_PREFIX: must not start with '/' (S3 keys have no leading slash)")
+        if len(prefix.encode("utf-8")) >= MAX_KEY_BYTES:
+            raise ConfigError(f"FILES_PREFIX: must be shorter than S3's {MAX_KEY_BYTES}-byte key limit")
         level = reader.text("LOG_LEVEL", default=cls.log_level).lower()
         if level not in _LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL: {level!r} is not one of {', '.join(_LOG_LEVELS)}")

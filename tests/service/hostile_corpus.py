@@ -103,6 +103,9 @@ CASES: list[Case] = [
     Case("range-end-beyond-int64", "/files/a.txt", 206, headers=(("Range", "bytes=0-" + "9" * 40),), s3=True),
     Case("range-start-beyond-int64", "/files/a.txt", 416, headers=(("Range", "bytes=" + "9" * 40 + "-"),), s3=True),
     Case("range-suffix-huge", "/files/a.txt", 206, headers=(("Range", "bytes=-" + "9" * 40),), s3=True),
+    # beyond Python's 4300-digit int() limit, still under gunicorn's 8190-byte header limit
+    Case("range-end-5000-digits", "/files/a.txt", 206, headers=(("Range", "bytes=0-" + "9" * 5000),), s3=True),
+    Case("range-start-5000-digits", "/files/a.txt", 416, headers=(("Range", "bytes=" + "9" * 5000 + "-"),), s3=True),
     Case("range-suffix-zero", "/files/a.txt", 416, headers=(("Range", "bytes=-0"),), s3=True),
     Case("range-start-past-end", "/files/a.txt", 416, headers=(("Range", "bytes=100-200"),), s3=True),
     Case("range-reversed", "/files/a.txt", 200, headers=(("Range", "bytes=5-1"),), s3=True),
@@ -114,6 +117,27 @@ CASES: list[Case] = [
     Case("if-range-garbage", "/files/a.txt", 200, headers=(("Range", "bytes=0-1"), ("If-Range", "x" * 500)), s3=True),
     # --- other preconditions and headers -------------------------------------------------------------------------
     Case("if-none-match-garbage", "/files/a.txt", 200, headers=(("If-None-Match", '"unterminated'),), s3=True),
+    Case(
+        "date-year-overflow",
+        "/files/a.txt",
+        200,
+        headers=(("If-Modified-Since", "Mon, 01 Jan 99999999999999999999 00:00:00 GMT"),),
+        s3=True,
+    ),
+    Case(
+        "date-utc-overflow",
+        "/files/a.txt",
+        200,
+        headers=(("If-Unmodified-Since", "Fri, 31 Dec 9999 23:59:59 -0100"),),
+        s3=True,
+    ),
+    Case(
+        "if-match-list-beats-if-none-match",
+        "/files/a.txt",
+        412,
+        headers=(("If-Match", '"x", "y"'), ("If-Modified-Since", "Fri, 01 Jan 2100 00:00:00 GMT")),
+        s3=True,
+    ),
     Case("if-modified-since-garbage", "/files/a.txt", 200, headers=(("If-Modified-Since", "yesterday"),), s3=True),
     Case("host-header-evil", "/health", 200, headers=(("Host", "evil.example"),)),
     Case("forwarded-junk", "/files/a.txt", 200, headers=(("X-Forwarded-For", "<script>, ' OR 1=1"),), s3=True),

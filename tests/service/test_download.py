@@ -321,3 +321,61 @@ def test_last_modified_is_an_http_date(service, stored):
 
 def test_files_route_prefix_is_the_contract_one():
     assert contract.FILES_PATH == "/files/"
+
+
+# --- found in review: each of these used to answer 500 or the wrong status -----------------------------------------
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_range_number_longer_than_python_converts_is_not_a_500(service, stored, method):
+    huge = "9" * 5000
+    assert service.client.open(URL, method=method, headers={"Range": f"bytes=0-{huge}"}).status_code == 206
+    unsatisfiable = service.client.open(URL, method=method, headers={"Range": f"bytes={huge}-"})
+    assert unsatisfiable.status_code == 416
+    assert unsatisfiable.headers["Content-Range"] == f"bytes */{SIZE}"
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("header", ["If-Modified-Since", "If-Unmodified-Since", "If-Range"])
+@pytest.mark.parametrize("date", ["Mon, 01 Jan 99999999999999999999 00:00:00 GMT", "Fri, 31 Dec 9999 23:59:59 -0100"])
+def test_out_of_range_dates_are_ignored_not_a_500(service, stored, method, header, date):
+    headers = {header: date, "Range": "bytes=0-9"} if header == "If-Range" else {header: date}
+    response = service.client.open(URL, method=method, headers=headers)
+    # If-Range with something that is no validator: the Range is ignored, the whole object served
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("if_match", ['"stale1", "stale2"', "W/{etag}", '"stale", , "other"'])
+def test_failed_if_match_wins_over_if_none_match(service, stored, method, if_match):
+    headers = {"If-Match": if_match.format(etag=stored["etag"]), "If-None-Match": stored["etag"]}
+    assert service.client.open(URL, method=method, headers=headers).status_code == 412
+
+
+def test_failed_if_match_wins_over_if_modified_since(service, stored):
+    future = http_date(datetime.now(UTC) + timedelta(days=1))
+    headers = {"If-Match": '"a", "b"', "If-Modified-Since": future}
+    assert service.client.get(URL, headers=headers).status_code == 412
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("byte_range", [f"bytes={SIZE + 90}-", "bytes=-0"])
+def test_stale_if_range_ignores_even_an_unsatisfiable_range(service, stored, method, byte_range):
+    stale = service.client.open(URL, method=method, headers={"Range": byte_range, "If-Range": '"stale"'})
+    assert stale.status_code == 200
+    if method == "GET":
+        assert stale.data == BODY
+    current = service.client.open(URL, method=method, headers={"Range": byte_range, "If-Range": stored["etag"]})
+    assert current.status_code == 416
+    assert current.headers["Content-Range"] == f"bytes */{SIZE}"
+
+
+def test_key_limit_counts_the_prefix(make_service, s3):
+    service = make_service(files_prefix="tenant-a/")  # 9 bytes
+    longest = "k" * (1024 - 9)
+    s3.put_object(Bucket=BUCKET, Key="tenant-a/" + longest, Body=b"fits")
+    assert service.client.get("/files/" + longest).data == b"fits"
+    service.calls.clear()
+    too_long = service.client.get("/files/" + longest + "k")
+    assert too_long.status_code == 400  # S3 would refuse the 1025-byte key with a 400, which we would call a 502
+    assert service.s3_calls() == []

@@ -85,7 +85,8 @@ def test_downloads_beyond_capacity_get_503_and_health_still_answers(make_service
     assert refused.status_code == 503
     assert refused.headers["Retry-After"] == str(contract.RETRY_AFTER_S)
     assert service.client.get(contract.HEALTH_PATH).status_code == 200
-    assert service.client.head("/files/a.txt").status_code == 200  # HEAD holds no stream
+    # HEAD is admitted like a GET: against a hung S3 it would hold a thread just as long
+    assert service.client.head("/files/a.txt").status_code == 503
 
     open_streams[0].close()  # a finished download frees its slot
     assert service.client.get("/files/a.txt").status_code == 200
@@ -98,7 +99,10 @@ def test_early_answers_do_not_hold_a_slot(make_service, s3):
     for _ in range(10):
         assert service.client.get("/files/missing").status_code == 404
         assert service.client.get("/files/a/../b").status_code == 400
+        assert service.client.head("/files/missing").status_code == 404
     s3.put_object(Bucket=BUCKET, Key="a.txt", Body=b"x")
+    for _ in range(10):
+        assert service.client.head("/files/a.txt").status_code == 200  # a HEAD gives its slot back
     assert service.client.get("/files/a.txt").status_code == 200
 
 
@@ -206,3 +210,65 @@ def test_object_replaced_mid_download_aborts(make_service, s3, payload, break_st
     with pytest.raises(StreamAbortedError):  # the resume carries If-Match: S3 answers 412
         list(iterator)
     response.close()
+
+
+def test_stream_failing_before_its_first_byte_is_a_json_error_not_a_bare_500(make_service, payload, break_streams):
+    service = make_service(chunk_size=1024, threads=4)
+    break_streams(service, good=0, times=RESUME_ATTEMPTS + 1)
+    response = service.client.get("/files/blob.bin")
+    assert response.status_code == 502  # ResponseStreamingError: S3 broke the connection, every resume too
+    assert response.is_json
+    assert response.json["request_id"] == response.headers["X-Request-Id"]
+    # and its download slot was given back: all 2 slots of this 4-thread worker are free again
+    break_streams(service, good=0, times=0)
+    streams = [service.client.get("/files/blob.bin", buffered=False) for _ in range(2)]
+    assert [s.status_code for s in streams] == [200, 200]
+    for stream in streams:
+        stream.close()
+
+
+def test_resume_refuses_an_answer_that_does_not_start_where_it_stopped(make_service, payload, break_streams):
+    data, _ = payload
+    service = make_service(chunk_size=1024)
+    break_streams(service, good=4096, times=RESUME_ATTEMPTS + 1)
+
+    def ignore_range(parsed, **_):  # a server that answers a Range with the whole object
+        if "ContentRange" in parsed:
+            parsed["ContentRange"] = f"bytes 0-{len(data) - 1}/{len(data)}"
+
+    service.s3.meta.events.register("after-call.s3.GetObject", ignore_range)
+    try:
+        response = service.client.get("/files/blob.bin", buffered=False)
+        received = bytearray()
+
+        def drain():
+            for chunk in response.response:
+                received.extend(chunk)
+
+        with pytest.raises(StreamAbortedError):
+            drain()
+        response.close()
+    finally:
+        service.s3.meta.events.unregister("after-call.s3.GetObject", ignore_range)
+    assert received == data[: len(received)]  # never a byte from the wrong offset
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_metadata_that_cannot_be_a_header_is_dropped(make_service, s3, method):
+    s3.put_object(Bucket=BUCKET, Key="odd.txt", Body=b"body")
+    service = make_service()
+
+    def poison(parsed, **_):
+        parsed["ContentType"] = "text/plain\x01"
+        parsed["ContentEncoding"] = "gzip\x7f"
+
+    for event in ("after-call.s3.GetObject", "after-call.s3.HeadObject"):
+        service.s3.meta.events.register(event, poison)
+    try:
+        response = service.client.open("/files/odd.txt", method=method)
+    finally:
+        for event in ("after-call.s3.GetObject", "after-call.s3.HeadObject"):
+            service.s3.meta.events.unregister(event, poison)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/plain"  # guessed from the name instead
+    assert "Content-Encoding" not in response.headers

@@ -59,6 +59,7 @@ def test_every_variable_is_read():
         ({"FILES_BUCKET": "ok-bucket", "THREADS": "2"}, "THREADS: 2 is outside 4..256"),
         ({"FILES_BUCKET": "ok-bucket", "LOG_LEVEL": "loud"}, "LOG_LEVEL: 'loud' is not one of"),
         ({"FILES_BUCKET": "ok-bucket", "FILES_PREFIX": "/abs/"}, "FILES_PREFIX: must not start with '/'"),
+        ({"FILES_BUCKET": "ok-bucket", "FILES_PREFIX": "é" * 512}, "FILES_PREFIX: must be shorter than S3's 1024"),
         ({"FILES_BUCKET": "ok-bucket", "S3_READ_TIMEOUT": "soon"}, "S3_READ_TIMEOUT: 'soon' is not a number"),
         ({"FILES_BUCKET": "ok-bucket", "S3_CONNECT_TIMEOUT": "0"}, "S3_CONNECT_TIMEOUT: 0.0 is outside"),
         ({"FILES_BUCKET": "ok-bucket", "CACHE_CONTROL": "a\r\nSet-Cookie: x"}, "CACHE_CONTROL: contains control"),
