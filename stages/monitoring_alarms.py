@@ -42,10 +42,17 @@ def deployment_alarm_names(prefix: str) -> dict[str, str]:
 def five_xx_rate(
     load_balancer: elbv2.ApplicationLoadBalancer, target_group: elbv2.ApplicationTargetGroup, period: Duration
 ) -> cloudwatch.MathExpression:
-    """(ELB 5xx + target 5xx) / requests, in percent; 0 below MIN_REQUESTS_FOR_RATE requests."""
+    """(ELB 5xx + target 5xx) / requests, in percent; 0 below MIN_REQUESTS_FOR_RATE requests.
+
+    The ALB publishes its 5xx counts only for periods that had some, and metric math drops a datapoint when one
+    input is missing: without FILL, a release whose tasks answer 500s (target 5xx, no ELB 5xx) would read "no data".
+    """
     metrics = load_balancer.metrics
     return cloudwatch.MathExpression(
-        expression=f"IF(requests >= {MIN_REQUESTS_FOR_RATE}, 100 * (elb5xx + target5xx) / requests, 0)",
+        expression=(
+            f"IF(FILL(requests, 0) >= {MIN_REQUESTS_FOR_RATE}, "
+            "100 * (FILL(elb5xx, 0) + FILL(target5xx, 0)) / FILL(requests, 1), 0)"
+        ),
         using_metrics={
             "requests": metrics.request_count(period=period, statistic="Sum"),
             "elb5xx": metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, period=period, statistic="Sum"),

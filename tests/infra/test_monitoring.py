@@ -13,6 +13,7 @@ import dataclasses
 import io
 import json
 import logging
+import re
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -198,12 +199,56 @@ def test_thresholds_differ_per_stage(synth: Synth) -> None:
     assert prod.alarm_error_logs < dev.alarm_error_logs
 
 
-def test_five_xx_rate_ignores_a_handful_of_requests(dev_stateless: Template) -> None:
+def _metric_math(expression: str, values: dict[str, float | None]) -> float | None:
+    """One datapoint of a CloudWatch metric math expression made of IF, FILL(<id>, <number>), arithmetic and
+    comparisons. Like CloudWatch: a missing input (None) makes the datapoint missing unless FILL replaces it, and IF
+    evaluates only the branch its condition picks. Anything else raises, so the test cannot pass on what it did
+    not understand."""
+    filled = re.sub(
+        r"FILL\(([A-Za-z_]\w*), ([\d.]+)\)",
+        lambda m: repr(float(m.group(2)) if values.get(m.group(1)) is None else float(values[m.group(1)])),
+        expression,
+    )
+
+    def evaluate(text: str) -> float | None:
+        text = text.strip()
+        if text.startswith("IF(") and text.endswith(")"):
+            args, depth, current = [], 0, ""
+            for char in text[3:-1]:
+                depth += {"(": 1, ")": -1}.get(char, 0)
+                if char == "," and depth == 0:
+                    args, current = [*args, current], ""
+                else:
+                    current += char
+            condition, when_true, when_false = [*args, current]
+            result = evaluate(condition)
+            return None if result is None else evaluate(when_true if result else when_false)
+        assert re.fullmatch(r"[\w\s.+\-*/()<>=]+", text), text
+        if any(values.get(name) is None for name in re.findall(r"[A-Za-z_]\w*", text)):
+            return None  # an input without a datapoint: no datapoint
+        return eval(text, {"__builtins__": {}}, dict(values))  # noqa: S307  # nosec B307 - checked arithmetic
+
+    return evaluate(filled)
+
+
+def test_five_xx_rate_counts_target_errors_when_the_alb_reports_none(dev_stateless: Template) -> None:
     rate = _alarms(dev_stateless)["download-service-dev-Traffic-5xx-Rate-Critical"]
     (expression,) = [m["Expression"] for m in rate["Metrics"] if "Expression" in m]
-    assert expression == f"IF(requests >= {MIN_REQUESTS_FOR_RATE}, 100 * (elb5xx + target5xx) / requests, 0)"
-    inputs = {m["MetricStat"]["Metric"]["MetricName"] for m in rate["Metrics"] if "MetricStat" in m}
-    assert inputs == {"RequestCount", "HTTPCode_ELB_5XX_Count", "HTTPCode_Target_5XX_Count"}
+    inputs = {m["Id"]: m["MetricStat"]["Metric"]["MetricName"] for m in rate["Metrics"] if "MetricStat" in m}
+    assert sorted(inputs.values()) == ["HTTPCode_ELB_5XX_Count", "HTTPCode_Target_5XX_Count", "RequestCount"]
+    ids = {name: metric_id for metric_id, name in inputs.items()}
+
+    def rate_for(requests, elb, target):
+        values = {ids["RequestCount"]: requests, ids["HTTPCode_ELB_5XX_Count"]: elb}
+        return _metric_math(expression, {**values, ids["HTTPCode_Target_5XX_Count"]: target})
+
+    # The ALB publishes 5xx counts only for periods that had some: a bad release shows target 5xx and no ELB 5xx.
+    assert rate_for(100, None, 30) == 30.0
+    assert rate_for(100, 10, None) == 10.0
+    assert rate_for(100, 5, 5) == 10.0
+    assert rate_for(100, None, None) == 0.0
+    assert rate_for(MIN_REQUESTS_FOR_RATE - 1, None, 10) == 0.0  # a handful of requests is not an outage
+    assert rate_for(None, None, None) == 0.0  # no traffic at all
     assert rate["TreatMissingData"] == "notBreaching"
 
 
