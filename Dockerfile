@@ -35,6 +35,9 @@ ENV PATH="/opt/venv/bin:${PATH}" \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 
+# Fargate creates a bind mount (the task's /tmp volume) root-owned 0755 unless the image declares the path a
+# VOLUME: then it copies the image's /tmp, mode 1777, and the non-root app can write there on a read-only root.
+VOLUME ["/tmp"]
 USER 10001:10001
 WORKDIR /app
 # download_service.contract.PORT (tests/container checks they agree).

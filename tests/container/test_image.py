@@ -62,6 +62,32 @@ def test_image_labels_carry_the_version(engine, image):
     assert labels["org.opencontainers.image.title"] == contract.SERVICE_NAME
 
 
+def test_tmp_is_writable_by_the_app_user_on_a_read_only_root(engine, image):
+    # Fargate: a bind mount at /tmp copies the image's /tmp (1777) only when the image declares it a VOLUME.
+    # Here: no tmpfs from the engine either, so only the declared volume can make /tmp writable.
+    volumes = json.loads(
+        engine.run("image", "inspect", "--format", "{{json .Config.Volumes}}", image, timeout=60).stdout
+    )
+    assert "/tmp" in (volumes or {})
+    probe = "touch /tmp/probe && stat -c %a /tmp"
+    no_engine_tmpfs = ["--read-only-tmpfs=false"] if engine.name == "podman" else []  # docker adds none
+    result = engine.run(
+        "run",
+        "--rm",
+        "--read-only",
+        *no_engine_tmpfs,
+        "--entrypoint",
+        "sh",
+        image,
+        "-c",
+        probe,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1777"]
+
+
 def test_final_stage_has_no_build_tools_or_pip(engine, image):
     probe = "for tool in gcc cc make pip pip3; do command -v $tool; done; true"
     found = engine.run("run", "--rm", "--entrypoint", "sh", image, "-c", probe, timeout=60).stdout.split()
