@@ -119,7 +119,7 @@ class StageConfig:
     def files_bucket_name(self) -> str:
         """Deterministic, so the stateless stack and the task role policy name the bucket without a cross-stack
         reference; account, region and stage make it unique (S3 names are global)."""
-        return f"{contract.SERVICE_NAME}-{self.name}-files-{self.account}-{self.region}"
+        return files_bucket_name(self.name, self.account, self.region)
 
     @property
     def protect(self) -> bool:
@@ -199,12 +199,33 @@ def load(context: Mapping[str, Any] | None) -> AppConfig:
     if not stages_raw:
         raise ConfigError("stages", "define at least one stage")
     stages = {name: _stage(name, defaults, stages_raw[name]) for name in stages_raw}
+    _one_account_budget_per_account(stages)
     dns = _dns(root["dns"]) if "dns" in root else None
     pipeline = _pipeline(root["pipeline"], stages) if "pipeline" in root else None
     return AppConfig(stages=stages, dns=dns, pipeline=pipeline)
 
 
 _STAGE_FIELDS = {f.name for f in fields(StageConfig)} - {"name"}
+_MAX_BUCKET_NAME = 63  # S3's limit
+
+
+def files_bucket_name(stage: str, account: str, region: str) -> str:
+    return f"{contract.SERVICE_NAME}-{stage}-files-{account}-{region}"
+
+
+def _one_account_budget_per_account(stages: Mapping[str, StageConfig]) -> None:
+    """Two account-wide budgets in one account would each alert on the other stages' spend."""
+    seen: dict[str, str] = {}
+    for stage in stages.values():
+        if stage.monthly_budget_usd is None or stage.budget_scope != "account":
+            continue
+        if stage.account in seen:
+            raise ConfigError(
+                f"stages.{stage.name}.budget_scope",
+                f"'account' would also count {seen[stage.account]!r}'s spend (same account {stage.account}); "
+                "use 'stage' (tag-filtered) for all but one stage",
+            )
+        seen[stage.account] = stage.name
 
 
 def _stage(name: str, defaults: Mapping[str, Any], raw: Any) -> StageConfig:
@@ -228,6 +249,11 @@ def _stage(name: str, defaults: Mapping[str, Any], raw: Any) -> StageConfig:
     for az in azs:
         if not (az.startswith(region) and re.fullmatch(r"[a-z]", az[len(region) :])):
             raise ConfigError(path("availability_zones"), f"{az!r} is not an availability zone of {region}")
+    bucket = files_bucket_name(name, account, region)
+    if len(bucket) > _MAX_BUCKET_NAME:
+        raise ConfigError(
+            f"stages.{name}", f"the files bucket name {bucket!r} would exceed S3's 63 characters: use a shorter name"
+        )
     production = f.boolean("production", default=False)
 
     vpc_cidr = f.text("vpc_cidr", default="10.0.0.0/16")

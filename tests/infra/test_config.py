@@ -117,6 +117,15 @@ CASES = [
     ("stages.prod.alarm_email", "ops", "cdk.json: stages.prod.alarm_email: 'ops' is not an e-mail address"),
     ("stages.prod.monthly_budget_usd", -5, "cdk.json: stages.prod.monthly_budget_usd: must be a positive amount"),
     ("stages.dev.max_task", 4, "cdk.json: stages.dev.max_task: unknown field"),
+    # two account-wide budgets in one account would each count the other's spend
+    ("stages.dev.budget_scope", "account", "cdk.json: stages.prod.budget_scope: 'account' would also count 'dev'"),
+    ("stages.prod.budget_scope", "everything", "cdk.json: stages.prod.budget_scope: one of account, stage"),
+    # download-service-<stage>-files-<12 digits>-<region> must fit S3's 63 characters
+    (
+        "stages.abcdefghijklmnop",
+        {"region": "ap-southeast-2"},
+        "cdk.json: stages.abcdefghijklmnop: the files bucket name",
+    ),
     ("defaults.regoin", "eu-west-1", "cdk.json: defaults.regoin: unknown field"),
     ("stages.Dev", {}, "cdk.json: stages.Dev: stage names are 1-16 lowercase letters/digits"),
     ("stages.qa", [], "cdk.json: stages.qa: must be an object, not list"),

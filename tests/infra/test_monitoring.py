@@ -342,7 +342,10 @@ def test_budget_notifies_the_topic_on_actual_and_forecasted_spend(synth: Synth, 
     assert properties["Budget"]["BudgetName"] == f"download-service-{stage}"
     assert properties["Budget"]["BudgetLimit"] == {"Amount": config.monthly_budget_usd, "Unit": "USD"}
     assert (properties["Budget"]["BudgetType"], properties["Budget"]["TimeUnit"]) == ("COST", "MONTHLY")
-    assert "CostFilters" not in properties["Budget"]  # budget_scope "account"
+    if config.budget_scope == "account":
+        assert "CostFilters" not in properties["Budget"]
+    else:  # stages sharing an account: each counts only what is tagged with its name
+        assert properties["Budget"]["CostFilters"] == {"TagKeyValue": [f"user:stage${stage}"]}
     notifications = {
         (n["Notification"]["NotificationType"], n["Notification"]["Threshold"]): n
         for n in properties["NotificationsWithSubscribers"]
