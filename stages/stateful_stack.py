@@ -13,6 +13,8 @@ from .storage import Storage
 
 class StatefulStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: Any) -> None:
+        # Honoured by `cdk deploy`; CDK Pipelines' change-set deploys drop it (aws-cdk#17871): README's one-time
+        # `update-termination-protection` covers the pipeline. RETAIN on the buckets protects the data either way.
         super().__init__(scope, construct_id, termination_protection=config.production, **kwargs)
         self.storage = Storage(self, "Storage", config=config)
         self.files_bucket = self.storage.files_bucket
