@@ -22,6 +22,10 @@ CONNECTION_ACTIONS = [
 ]
 
 
+#: GitHub repository roles whose pull requests build at once and whose comment approves anyone else's.
+PR_APPROVER_ROLES = ("GITHUB_WRITE", "GITHUB_MAINTAIN", "GITHUB_ADMIN")
+
+
 class PullRequestValidation(Construct):
     def __init__(
         self,
@@ -59,6 +63,13 @@ class PullRequestValidation(Construct):
         # The L2 GitHub source knows only account-wide OAuth/token credentials; point it at the connection instead.
         cfn = self.project.node.default_child
         cfn.add_property_override("Source.Auth", {"Type": "CODECONNECTIONS", "Resource": config.connection_arn})
+        # A pull request runs its own buildspec.yml with this project's role: on a public fork, anyone could open
+        # one. Builds start by themselves only for people who can push; anyone else's waits for such a person's
+        # approval comment on the pull request.
+        cfn.add_property_override(
+            "Triggers.PullRequestBuildPolicy",
+            {"RequiresCommentApproval": "ALL_PULL_REQUESTS", "ApproverRoles": list(PR_APPROVER_ROLES)},
+        )
         self.project.add_to_role_policy(
             iam.PolicyStatement(sid="UseConnection", actions=CONNECTION_ACTIONS, resources=[config.connection_arn])
         )

@@ -258,6 +258,11 @@ def test_pull_requests_run_the_same_buildspec_and_report_status(pipeline_templat
     }
     assert {"Type": "BASE_REF", "Pattern": "refs/heads/main"} in filters
     assert props["Triggers"]["Webhook"] is True
+    # strangers' pull requests (their buildspec.yml, our role) wait for a maintainer's approval comment
+    assert props["Triggers"]["PullRequestBuildPolicy"] == {
+        "RequiresCommentApproval": "ALL_PULL_REQUESTS",
+        "ApproverRoles": ["GITHUB_WRITE", "GITHUB_MAINTAIN", "GITHUB_ADMIN"],
+    }
 
 
 def test_artifact_bucket_same_account_sse_s3_logged_and_ssl_only(pipeline_template: Template) -> None:
