@@ -33,7 +33,7 @@ class PullRequestValidation(Construct):
         construct_id: str,
         *,
         config: PipelineConfig,
-        build_image: codebuild.IBuildImage,
+        environment: codebuild.BuildEnvironment,
         encryption_key=None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -56,7 +56,7 @@ class PullRequestValidation(Construct):
             description=f"Runs buildspec.yml on pull requests to {config.repository}:{config.branch}",
             source=source,
             # No build_spec: CodeBuild reads buildspec.yml from the pull request's own checkout.
-            environment=codebuild.BuildEnvironment(build_image=build_image, compute_type=codebuild.ComputeType.MEDIUM),
+            environment=environment,
             timeout=Duration.minutes(60),
             encryption_key=encryption_key,
         )

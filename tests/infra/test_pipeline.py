@@ -153,6 +153,7 @@ def test_synth_step_runs_buildspec_yml(pipeline_template: Template, synth: Synth
     env = _project(pipeline_template, action)["Environment"]
     assert {v["Name"]: v["Value"] for v in env["EnvironmentVariables"]} == raw["env"]["variables"]
     assert env["Image"].startswith("aws/codebuild/standard:7.0")
+    assert env["ComputeType"] == "BUILD_GENERAL1_MEDIUM"  # the gates run gunicorn, SeaweedFS and many synths
     # the gates the issue asks for are all in there, as Make targets
     assert {"make lint", "make test-ci", "make scan", "make synth"} <= set(raw["phases"]["build"]["commands"])
     # and the dependency audit is a hard gate in CodeBuild, where PyPI's vulnerability data is reachable
@@ -258,6 +259,7 @@ def test_pull_requests_run_the_same_buildspec_and_report_status(pipeline_templat
     }
     assert {"Type": "BASE_REF", "Pattern": "refs/heads/main"} in filters
     assert props["Triggers"]["Webhook"] is True
+    assert props["Environment"]["ComputeType"] == "BUILD_GENERAL1_MEDIUM"  # same gates as the Synth step
     # strangers' pull requests (their buildspec.yml, our role) wait for a maintainer's approval comment
     assert props["Triggers"]["PullRequestBuildPolicy"] == {
         "RequiresCommentApproval": "ALL_PULL_REQUESTS",
