@@ -173,14 +173,14 @@ class Preconditions:
     def s3_arguments(self) -> dict:
         """The subset S3 evaluates itself, so a 304/412 costs S3 no body. Lists and `*` are left to evaluate()."""
         args: dict = {}
-        if isinstance(self.if_match, list) and len(self.if_match) == 1 and not self.if_match[0].weak:
+        if _one_forwardable(self.if_match) and not self.if_match[0].weak:
             args["IfMatch"] = self.if_match[0].strong_form
         elif self.if_match is None and self.if_unmodified_since:
             args["IfUnmodifiedSince"] = self.if_unmodified_since
         if self.if_match is not None and "IfMatch" not in args:
             # If-Match is decided here (a list, `*` or a weak tag): S3 must not answer 304 before it is (§13.2.2).
             return args
-        if isinstance(self.if_none_match, list) and len(self.if_none_match) == 1:
+        if _one_forwardable(self.if_none_match):
             args["IfNoneMatch"] = self.if_none_match[0].strong_form  # weak comparison: W/ does not matter
         elif self.if_none_match is None and self.if_modified_since:
             args["IfModifiedSince"] = self.if_modified_since
@@ -214,6 +214,19 @@ class Preconditions:
     @property
     def if_range_is_weak_etag(self) -> bool:
         return bool(self.if_range and self.if_range.startswith("W/"))
+
+
+#: S3's ETags are ASCII hex, with "-<parts>" for multipart uploads: well under this.
+_MAX_FORWARDED_ETAG = 128
+
+
+def _one_forwardable(condition: list[EntityTag] | str | None) -> bool:
+    """A single tag S3 can be asked about. Anything else (lists, `*`, obs-text, absurd lengths that S3 might refuse
+    with a 400 we would have to call a 502) is evaluated here; such a tag can never equal S3's ETag anyway."""
+    if not isinstance(condition, list) or len(condition) != 1:
+        return False
+    opaque = condition[0].opaque
+    return opaque.isascii() and len(opaque) <= _MAX_FORWARDED_ETAG
 
 
 def _matches(condition: list[EntityTag] | str, current: EntityTag | None, *, strong: bool) -> bool:

@@ -236,3 +236,11 @@ def test_empty_list_elements_are_skipped(headers, outcome):
 def test_s3_never_answers_304_before_an_if_match_it_was_not_given(if_match):
     headers = {"If-Match": if_match, "If-None-Match": '"abc"', "If-Modified-Since": LATER}
     assert Preconditions.from_headers(headers).s3_arguments() == {}
+
+
+@pytest.mark.parametrize("opaque", ["caf\u00e9", "x" * 129])
+def test_tags_s3_might_refuse_are_evaluated_here(opaque):
+    for header in ("If-Match", "If-None-Match"):
+        preconditions = Preconditions.from_headers({header: f'"{opaque}"'})
+        assert preconditions.s3_arguments() == {}
+        assert preconditions.evaluate(ETAG, MODIFIED) == (412 if header == "If-Match" else 200)
