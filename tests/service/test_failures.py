@@ -182,11 +182,8 @@ def test_resumed_range_request_keeps_its_bounds(make_service, payload, break_str
     assert requests[1]["Range"] == "bytes=3100-9099"
 
 
-def test_stream_that_keeps_failing_aborts_instead_of_ending_short(make_service, payload, break_streams):
-    service = make_service(chunk_size=1024)
-    break_streams(service, good=2048, times=RESUME_ATTEMPTS + 1)
-    response = service.client.get("/files/blob.bin", buffered=False)
-    assert response.headers["Content-Length"] == str(len(payload[0]))
+def _received_until_abort(response) -> bytes:
+    """The body bytes a client got before the stream aborted (it must abort, not end)."""
     received = bytearray()
 
     def drain():
@@ -196,6 +193,15 @@ def test_stream_that_keeps_failing_aborts_instead_of_ending_short(make_service, 
     with pytest.raises(StreamAbortedError):
         drain()
     response.close()
+    return bytes(received)
+
+
+def test_stream_that_keeps_failing_aborts_instead_of_ending_short(make_service, payload, break_streams):
+    service = make_service(chunk_size=1024)
+    break_streams(service, good=2048, times=RESUME_ATTEMPTS + 1)
+    response = service.client.get("/files/blob.bin", buffered=False)
+    assert response.headers["Content-Length"] == str(len(payload[0]))
+    received = _received_until_abort(response)
     assert len(received) < len(payload[0])
     assert received == payload[0][: len(received)]
 
@@ -238,16 +244,7 @@ def test_resume_refuses_an_answer_that_does_not_start_where_it_stopped(make_serv
 
     service.s3.meta.events.register("after-call.s3.GetObject", ignore_range)
     try:
-        response = service.client.get("/files/blob.bin", buffered=False)
-        received = bytearray()
-
-        def drain():
-            for chunk in response.response:
-                received.extend(chunk)
-
-        with pytest.raises(StreamAbortedError):
-            drain()
-        response.close()
+        received = _received_until_abort(service.client.get("/files/blob.bin", buffered=False))
     finally:
         service.s3.meta.events.unregister("after-call.s3.GetObject", ignore_range)
     assert received == data[: len(received)]  # never a byte from the wrong offset
