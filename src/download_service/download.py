@@ -91,15 +91,13 @@ class Downloads:
             meta = self._client().head_object(**self._location(key), **preconditions.s3_arguments())
         except ClientError as err:
             return self._client_error(err, key)
-        etag, modified = meta.get("ETag"), meta.get("LastModified")
-        outcome = preconditions.evaluate(etag, modified)
-        if outcome != 200:
-            return self._precondition_response(outcome, etag, modified)
+        if (refused := self._refused(preconditions, meta)) is not None:
+            return refused
         size = meta["ContentLength"]
         response = Response(status=200)
         self._set_object_headers(response, key, meta)
         response.headers["Content-Length"] = str(size)
-        if byte_range and preconditions.range_applies(etag, modified):
+        if byte_range and preconditions.range_applies(*_validators(meta)):
             span = byte_range.resolve(size)
             if span is None:
                 return self._unsatisfiable(size)
@@ -123,12 +121,9 @@ class Downloads:
                 # answer: only the object's validators can tell.
                 return self._whole_unless_range_applies(key, preconditions, unsatisfiable=err)
             return self._client_error(err, key)
-        etag, modified = obj.get("ETag"), obj.get("LastModified")
-        outcome = preconditions.evaluate(etag, modified)
-        if outcome != 200:
-            obj["Body"].close()
-            return self._precondition_response(outcome, etag, modified)
-        if byte_range and not preconditions.range_applies(etag, modified):
+        if (refused := self._refused(preconditions, obj)) is not None:
+            return refused
+        if byte_range and not preconditions.range_applies(*_validators(obj)):
             obj["Body"].close()
             obj = self._client().get_object(**self._location(key))
         elif byte_range and byte_range.always_unsatisfiable:
@@ -141,12 +136,10 @@ class Downloads:
             obj = self._client().get_object(**self._location(key), **preconditions.s3_arguments())
         except ClientError as err:
             return self._client_error(err, key)
-        etag, modified = obj.get("ETag"), obj.get("LastModified")
-        outcome = preconditions.evaluate(etag, modified)
-        if outcome != 200 or preconditions.range_applies(etag, modified):
+        if (refused := self._refused(preconditions, obj)) is not None:
+            return refused
+        if preconditions.range_applies(*_validators(obj)):
             obj["Body"].close()
-            if outcome != 200:
-                return self._precondition_response(outcome, etag, modified)
             return self._client_error(unsatisfiable, key)
         return self._stream_response(key, obj)
 
@@ -210,6 +203,15 @@ class Downloads:
             return self._unsatisfiable(int(size) if size else int(match.group(1)) if match else None)
         return self.failure_response(err)
 
+    def _refused(self, preconditions: Preconditions, meta: dict) -> Response | None:
+        """The 304/412 the preconditions call for (closing the object's body, if any), or None to go on."""
+        outcome = preconditions.evaluate(*_validators(meta))
+        if outcome == 200:
+            return None
+        if "Body" in meta:
+            meta["Body"].close()
+        return self._precondition_response(outcome, *_validators(meta))
+
     def _precondition_response(self, status: int, etag: str | None, modified: datetime | None) -> Response:
         if status == 412:
             return error_response(412, "precondition failed")
@@ -245,6 +247,10 @@ class Downloads:
         headers["X-Content-Type-Options"] = "nosniff"
         # Defence in depth should a browser render the file anyway: no scripts, no subresources.
         headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+
+
+def _validators(meta: dict) -> tuple[str | None, datetime | None]:
+    return meta.get("ETag"), meta.get("LastModified")
 
 
 def _header_safe(value: str | None) -> str | None:
