@@ -42,13 +42,26 @@ def send(port: int, request: bytes, method: str) -> tuple[int, dict[str, str], b
         return response.status, dict(response.getheaders()), body
 
 
+def reaches_s3(server, seaweed, case: Case) -> bool:
+    """Does sending `case` make the service call S3?
+
+    SeaweedFS bumps its counter only after answering, so the previous case's request can land between our two reads
+    on a loaded machine. A service that calls S3 for this case does so every time: only a second increment counts.
+    """
+    for _ in range(2):
+        before = seaweed.request_count()
+        send(server.port, raw_request(case), case.method)
+        if seaweed.request_count() == before:
+            return False
+    return True
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
 def test_hostile_request_over_the_wire(server, seaweed, seeded, case: Case):
-    s3_before = seaweed.request_count()
     status, headers, body = send(server.port, raw_request(case), case.method)
     assert status == case.wire_status, body[:200]
     if not case.s3:
-        assert seaweed.request_count() == s3_before
+        assert not reaches_s3(server, seaweed, case)
     if case.wire is None and not case.wire_only:  # the app answered: the same checks as through the test client
         assert_safe_answer(status, headers, body, case, BUCKET)
     else:  # gunicorn answered: still nothing but a status and a short reason
