@@ -19,8 +19,10 @@ from stages import nag
 #: A CodeBuild project's EncryptionKey when nobody set one: CodeBuild's AWS-managed S3 key.
 _AWS_MANAGED = (None, "alias/aws/s3")
 
-#: (pattern over the finding, reason). Checked in order; `{role}` is the construct path of the policy's owner.
-REASONS: list[tuple[re.Pattern[str], str]] = [
+#: (pattern over the finding, reason[, the only actions it covers]). Checked in order; `{role}` is the construct path
+#: of the policy's owner. A finding on `*` names its actions too, so a new action on `*` (iam:PassRole, say) has
+#: no reason on record and fails synth.
+REASONS: list[tuple[re.Pattern[str], str] | tuple[re.Pattern[str], str, frozenset[str]]] = [
     (
         re.compile(r"^Action::s3:(Abort|DeleteObject|GetBucket|GetObject|List)\*$"),
         "{action} is part of CDK's grantRead/grantReadWrite action group on the pipeline's own artifact bucket "
@@ -58,8 +60,16 @@ REASONS: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(r"^Resource::\*$"),
-        "{actions} have no resource-level permissions (or name stacks/buckets unknown until deploy); CDK "
-        "Pipelines needs them for {role} and they grant read-only or build-control access.",
+        "{actions} on *: CDK Pipelines writes them for {role}, the asset-publishing role it shares between the "
+        "per-asset CodeBuild projects it creates later; they start, stop or read builds of this account and "
+        "grant no data access.",
+        frozenset({"codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"}),
+    ),
+    (
+        re.compile(r"^Resource::\*$"),
+        "{actions} on *: `cdk deploy` in {role} looks up stacks and asset buckets it only learns the names of "
+        "at run time; both actions are read-only.",
+        frozenset({"cloudformation:DescribeStacks", "s3:ListBucket"}),
     ),
     (
         re.compile(r"^Action::kms:(GenerateDataKey|ReEncrypt)\*$"),
@@ -70,8 +80,8 @@ REASONS: list[tuple[re.Pattern[str], str]] = [
 
 
 def reason_for(finding: str, actions: list[str], role: str) -> str:
-    for pattern, reason in REASONS:
-        if pattern.match(finding):
+    for pattern, reason, *covered in REASONS:
+        if pattern.match(finding) and (not covered or set(actions) <= covered[0]):
             action = finding.split("::", 1)[1]
             return reason.format(action=action, actions=", ".join(actions), role=role)
     raise ValueError(f"no reason on record for AwsSolutions-IAM5[{finding}] at {role}: add one to REASONS")

@@ -408,6 +408,12 @@ def test_every_nag_reason_is_specific_and_unknown_findings_fail() -> None:
     assert "Pipeline/Build/Role" in reason
 
 
+def test_a_new_action_on_star_has_no_reason() -> None:
+    reason_for("Resource::*", ["codebuild:StartBuild"], "Pipeline/Assets/DockerRole")
+    with pytest.raises(ValueError, match="no reason on record"):
+        reason_for("Resource::*", ["codebuild:StartBuild", "iam:PassRole"], "Pipeline/Assets/DockerRole")
+
+
 def test_join_to_sub() -> None:
     join = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::1:role/x-", {"Fn::GetAtt": ["R", "Arn"]}]]}
     assert join_to_sub(join) == {"Fn::Sub": "arn:${AWS::Partition}:iam::1:role/x-${R.Arn}"}
