@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -12,6 +13,11 @@ from .keys import MAX_KEY_BYTES
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+# Plain decimal only: int() and float() also take "8_080", "1e3", "inf" and "nan", which nobody means in a setting.
+_INTEGER_RE = re.compile(r"^[0-9]+$")
+_NUMBER_RE = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+#: What gunicorn sends as a header value (visible ASCII and space); anything else fails every response at write time.
+_HEADER_VALUE_RE = re.compile(r"^[\x20-\x7e]+$")
 
 
 class ConfigError(ValueError):
@@ -62,13 +68,17 @@ class Settings:
         if level not in _LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL: {level!r} is not one of {', '.join(_LOG_LEVELS)}")
         threads = reader.integer("THREADS", cls.threads, 4, 256)
+        cache_control = reader.text("CACHE_CONTROL", default=cls.cache_control)
+        if not _HEADER_VALUE_RE.match(cache_control):
+            raise ConfigError("CACHE_CONTROL: only printable ASCII can be sent as a header value")
+        _check_endpoint(reader.text("AWS_ENDPOINT_URL_S3"))
         return cls(
             files_bucket=bucket,
             files_prefix=prefix,
             host=reader.text("HOST", default=cls.host),
             port=reader.integer("PORT", cls.port, 1, 65535),
             log_level=level,
-            cache_control=reader.text("CACHE_CONTROL", default=cls.cache_control),
+            cache_control=cache_control,
             version=reader.text("APP_VERSION", default=cls.version),
             workers=reader.integer("WORKERS", cls.workers, 1, 64),
             threads=threads,
@@ -78,6 +88,20 @@ class Settings:
             s3_max_attempts=reader.integer("S3_MAX_ATTEMPTS", cls.s3_max_attempts, 1, 10),
             forwarded_allow_ips=reader.text("FORWARDED_ALLOW_IPS", default=cls.forwarded_allow_ips),
         )
+
+
+def _check_endpoint(url: str) -> None:
+    """boto3 reads AWS_ENDPOINT_URL_S3 itself, but only when the first request builds the client: a typo would
+    turn every download into a 500 instead of stopping start-up."""
+    if not url:
+        return
+    parts = urllib.parse.urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        raise ConfigError(f"AWS_ENDPOINT_URL_S3: {url!r} has an invalid port") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"AWS_ENDPOINT_URL_S3: {url!r} is not an http:// or https:// URL with a host")
 
 
 class _Reader:
@@ -95,19 +119,18 @@ class _Reader:
         return value
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:
-        return self._bounded(name, default, low, high, int, "an integer")
+        return self._bounded(name, default, low, high, int, _INTEGER_RE, "an integer")
 
     def number(self, name: str, default: float, low: float, high: float) -> float:
-        return self._bounded(name, default, low, high, float, "a number")
+        return self._bounded(name, default, low, high, float, _NUMBER_RE, "a number")
 
-    def _bounded(self, name, default, low, high, convert, kind):
+    def _bounded(self, name, default, low, high, convert, shape, kind):
         raw = self.text(name)
         if not raw:
             return default
-        try:
-            value = convert(raw)
-        except ValueError:
-            raise ConfigError(f"{name}: {raw!r} is not {kind}") from None
+        if not shape.match(raw):
+            raise ConfigError(f"{name}: {raw!r} is not {kind}")
+        value = convert(raw)
         if not low <= value <= high:
             raise ConfigError(f"{name}: {value} is outside {low}..{high}")
         return value

@@ -29,6 +29,7 @@ def test_every_variable_is_read():
             "S3_READ_TIMEOUT": "20",
             "S3_MAX_ATTEMPTS": "5",
             "FORWARDED_ALLOW_IPS": "*",
+            "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:8333",
         }
     )
     assert (settings.files_prefix, settings.port, settings.host, settings.log_level) == (
@@ -63,6 +64,14 @@ def test_every_variable_is_read():
         ({"FILES_BUCKET": "ok-bucket", "S3_READ_TIMEOUT": "soon"}, "S3_READ_TIMEOUT: 'soon' is not a number"),
         ({"FILES_BUCKET": "ok-bucket", "S3_CONNECT_TIMEOUT": "0"}, "S3_CONNECT_TIMEOUT: 0.0 is outside"),
         ({"FILES_BUCKET": "ok-bucket", "CACHE_CONTROL": "a\r\nSet-Cookie: x"}, "CACHE_CONTROL: contains control"),
+        ({"FILES_BUCKET": "ok-bucket", "CACHE_CONTROL": "max-age=60 \u2192 cdn"}, "CACHE_CONTROL: only printable"),
+        ({"FILES_BUCKET": "ok-bucket", "PORT": "8_080"}, "PORT: '8_080' is not an integer"),
+        ({"FILES_BUCKET": "ok-bucket", "PORT": "-1"}, "PORT: '-1' is not an integer"),
+        ({"FILES_BUCKET": "ok-bucket", "S3_READ_TIMEOUT": "nan"}, "S3_READ_TIMEOUT: 'nan' is not a number"),
+        ({"FILES_BUCKET": "ok-bucket", "S3_READ_TIMEOUT": "1e3"}, "S3_READ_TIMEOUT: '1e3' is not a number"),
+        ({"FILES_BUCKET": "ok-bucket", "AWS_ENDPOINT_URL_S3": "localhost:8333"}, "AWS_ENDPOINT_URL_S3: 'localhost"),
+        ({"FILES_BUCKET": "ok-bucket", "AWS_ENDPOINT_URL_S3": "http://"}, "AWS_ENDPOINT_URL_S3: 'http://' is not"),
+        ({"FILES_BUCKET": "ok-bucket", "AWS_ENDPOINT_URL_S3": "http://h:99999"}, "AWS_ENDPOINT_URL_S3: 'http://h:9"),
     ],
 )
 def test_bad_values_name_the_variable_in_one_line(env, message):
