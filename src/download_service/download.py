@@ -53,8 +53,8 @@ class Downloads:
             return error_response(400, f"invalid key: {err}")
         preconditions = Preconditions.from_headers(request.headers)
         byte_range = http_rules.parse_range(request.headers.get("Range"))
-        if byte_range and preconditions.if_range_is_weak_etag:
-            byte_range = None  # a weak validator never matches If-Range: serve the whole object in one call
+        if byte_range and preconditions.if_range_never_matches:
+            byte_range = None
         # HEAD takes a slot too: against a hung S3 it holds a thread for the whole timeout, like a GET.
         if not self._slots.acquire(blocking=False):
             log.warning("download refused: worker at capacity", extra={"event": "busy"})

@@ -212,8 +212,15 @@ class Preconditions:
         return bool(moment and last_modified and moment == last_modified.replace(microsecond=0))
 
     @property
-    def if_range_is_weak_etag(self) -> bool:
-        return bool(self.if_range and self.if_range.startswith("W/"))
+    def if_range_never_matches(self) -> bool:
+        """An If-Range no representation satisfies: a weak tag (If-Range compares strongly), a malformed tag, or
+        neither a tag nor an HTTP date. The Range is then ignored up front: the whole object in one S3 call."""
+        if self.if_range is None:
+            return False
+        if self.if_range.startswith(('"', "W/")):
+            tag = parse_etag(self.if_range)
+            return tag is None or tag.weak
+        return parse_http_date(self.if_range) is None
 
 
 #: S3's ETags are ASCII hex, with "-<parts>" for multipart uploads: well under this.
