@@ -125,19 +125,28 @@ class Downloads:
             return refused
         if byte_range and not preconditions.range_applies(*_validators(obj)):
             obj["Body"].close()
-            obj = self._client().get_object(**self._location(key))
+            obj = self._whole(key, preconditions)
+            if isinstance(obj, Response):
+                return obj
         elif byte_range and byte_range.always_unsatisfiable:
             obj["Body"].close()
             return self._unsatisfiable(_total_size(obj))
         return self._stream_response(key, obj)
 
-    def _whole_unless_range_applies(self, key: str, preconditions: Preconditions, unsatisfiable: ClientError):
+    def _whole(self, key: str, preconditions: Preconditions) -> dict | Response:
+        """The whole object with its preconditions judged again (it may have changed since the ranged answer),
+        or the error/304/412 response."""
         try:
             obj = self._client().get_object(**self._location(key), **preconditions.s3_arguments())
         except ClientError as err:
             return self._client_error(err, key)
-        if (refused := self._refused(preconditions, obj)) is not None:
-            return refused
+        refused = self._refused(preconditions, obj)
+        return obj if refused is None else refused
+
+    def _whole_unless_range_applies(self, key: str, preconditions: Preconditions, unsatisfiable: ClientError):
+        obj = self._whole(key, preconditions)
+        if isinstance(obj, Response):
+            return obj
         if preconditions.range_applies(*_validators(obj)):
             obj["Body"].close()
             return self._client_error(unsatisfiable, key)

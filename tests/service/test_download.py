@@ -225,6 +225,29 @@ def test_if_range_that_changed_serves_the_whole_new_object(service, stored):
     assert service.s3_calls() == ["GetObject", "GetObject"]
 
 
+@pytest.mark.parametrize(
+    ("preconditions", "status"), [({"If-Match": "{etag}"}, 412), ({"If-None-Match": '"{new}"'}, 304)]
+)
+def test_stale_if_range_refetch_judges_preconditions_on_what_it_serves(service, stored, s3, preconditions, status):
+    new_body = b"version two"
+    new_etag = '"' + hashlib.md5(new_body).hexdigest() + '"'  # noqa: S324 - S3's ETag of a single-part upload
+    replaced = []
+
+    def replace_after_first_get(**_) -> None:  # the object changes between the ranged answer and the refetch
+        if not replaced:
+            replaced.append(s3.put_object(Bucket=BUCKET, Key=KEY, Body=new_body))
+
+    headers = {k: v.format(etag=stored["etag"], new=new_etag.strip('"')) for k, v in preconditions.items()}
+    service.s3.meta.events.register("after-call.s3.GetObject", replace_after_first_get)
+    try:
+        response = service.client.get(URL, headers={"Range": "bytes=0-9", "If-Range": '"stale"', **headers})
+    finally:
+        service.s3.meta.events.unregister("after-call.s3.GetObject", replace_after_first_get)
+    assert replaced[0]["ETag"] == new_etag
+    assert response.status_code == status
+    assert service.s3_calls() == ["GetObject", "GetObject"]
+
+
 @pytest.mark.parametrize("if_range", ["W/{etag}", "garbage", '"unterminated', "Mon, 99 Foo 2026"])
 def test_if_range_that_can_never_match_serves_whole_object_in_one_call(service, stored, if_range):
     headers = {"Range": "bytes=0-9", "If-Range": if_range.format(etag=stored["etag"])}
