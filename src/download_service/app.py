@@ -19,6 +19,9 @@ from .settings import Settings
 
 log = logging.getLogger("download_service")
 
+#: What every route answers (Flask adds HEAD to each GET route).
+_FILE_METHODS = ("GET", "HEAD")
+
 
 def create_app(settings: Settings | None = None, clients: S3Clients | None = None) -> Flask:
     """Build the WSGI app. Settings come from the environment unless given; a bad value raises ConfigError."""
@@ -66,7 +69,9 @@ def create_app(settings: Settings | None = None, clients: S3Clients | None = Non
     def http_error(error: HTTPException):
         if error.code == 404 and request.environ.get("PATH_INFO", "").startswith(contract.FILES_PATH):
             # Paths the route pattern cannot match (control characters, a leading slash) are bad keys, not
-            # missing files.
+            # missing files; the method is judged first, as for every other /files/ path.
+            if request.method not in _FILE_METHODS:
+                return error_response(405, "method not allowed", ", ".join(_FILE_METHODS))
             return downloads.serve(request, request_key_bytes(request.environ))
         response = error.get_response()
         return error_response(error.code or 500, error.name.lower(), response.headers.get("Allow"))

@@ -161,6 +161,8 @@ CASES: list[Case] = [
     Case("post-health", "/health", 405, method="POST"),
     Case("delete-root", "/", 405, method="DELETE"),
     Case("post-invalid-key", "/files/../x", 405, method="POST"),
+    Case("post-unroutable-key", "/files/a%0Ab", 405, method="POST"),
+    Case("delete-leading-slash-key", "/files//etc/passwd", 405, method="DELETE"),
     # --- query strings: ignored, never forwarded to S3 ------------------------------------------------------------
     Case(
         "query-s3-overrides",
