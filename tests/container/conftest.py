@@ -163,13 +163,14 @@ def container(engine, image, s3_server, tmp_path_factory):
 
 
 def json_lines(text: str) -> list[dict]:
-    """The JSON objects among a container's output lines (podman may add its own non-JSON lines)."""
+    """A container's output lines as JSON objects; a line that is not one fails the test (CloudWatch would store it
+    as an unparsed message)."""
     found = []
-    for line in text.splitlines():
+    for line in filter(str.strip, text.splitlines()):
         try:
             value = json.loads(line)
         except ValueError:
-            continue
-        if isinstance(value, dict):
-            found.append(value)
+            value = None
+        assert isinstance(value, dict), f"not a JSON log line: {line!r}"
+        found.append(value)
     return found

@@ -97,7 +97,9 @@ def test_final_stage_has_no_build_tools_or_pip(engine, image):
 def test_bad_configuration_stops_with_one_line(engine, image):
     result = engine.run("run", "--rm", "--read-only", "--tmpfs", "/tmp", image, timeout=60, check=False)
     assert result.returncode == 2
-    assert "FILES_BUCKET" in result.stdout + result.stderr
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].endswith("FILES_BUCKET: required but not set"), lines
 
 
 # --- the running service --------------------------------------------------------------------------------------------
