@@ -58,20 +58,23 @@ def test_s3_errors_map_to_precise_statuses(make_service, method, code, http_stat
         (ReadTimeoutError(endpoint_url="http://s3"), 504),
     ],
 )
-def test_network_failures_map_to_503_or_504(make_service, error, status):
+@pytest.mark.parametrize(("method", "operation"), [("GET", "GetObject"), ("HEAD", "HeadObject")])
+def test_network_failures_map_to_503_or_504(make_service, error, status, method, operation):
     service = make_service(s3_max_attempts=1)
 
     def fail(**_):
         raise error
 
-    service.s3.meta.events.register_first("before-send.s3.GetObject", fail)
+    service.s3.meta.events.register_first(f"before-send.s3.{operation}", fail)
     try:
-        response = service.client.get("/files/a.txt")
+        response = service.client.open("/files/a.txt", method=method)
     finally:
-        service.s3.meta.events.unregister("before-send.s3.GetObject", fail)
+        service.s3.meta.events.unregister(f"before-send.s3.{operation}", fail)
     assert response.status_code == status
     assert ("Retry-After" in response.headers) is (status == 503)
-    assert "s3" not in response.get_json()["error"].lower().replace("storage", "")
+    assert service.s3_calls() == [operation]
+    if method == "GET":
+        assert "s3" not in response.get_json()["error"].lower().replace("storage", "")
 
 
 def test_downloads_beyond_capacity_get_503_and_health_still_answers(make_service, s3):
