@@ -29,7 +29,7 @@ from download_service.app import create_app
 from download_service.logs import JsonFormatter
 from download_service.settings import Settings
 from stages.config import ConfigError, StageConfig, load
-from stages.monitoring_alarms import MIN_REQUESTS_FOR_RATE
+from stages.monitoring_alarms import MIN_REQUESTS_PER_MINUTE_FOR_RATE
 from stages.monitoring_logs import LOG_METRICS, QUERIES
 from stages.monitoring_spend import Spend
 from stages.monitoring_topic import AlarmTopic
@@ -233,8 +233,10 @@ def _metric_math(expression: str, values: dict[str, float | None]) -> float | No
     return evaluate(filled)
 
 
-def test_five_xx_rate_counts_target_errors_when_the_alb_reports_none(dev_stateless: Template) -> None:
-    rate = _alarms(dev_stateless)["download-service-dev-Traffic-5xx-Rate-Critical"]
+@pytest.mark.parametrize(("alarm", "minutes"), [("Traffic-5xx-Rate-Critical", 5), ("Deployment-5xx-Rate", 1)])
+def test_five_xx_rate_counts_target_errors_when_the_alb_reports_none(dev_stateless: Template, alarm, minutes) -> None:
+    rate = _alarms(dev_stateless)[f"download-service-dev-{alarm}"]
+    floor = MIN_REQUESTS_PER_MINUTE_FOR_RATE * minutes
     (expression,) = [m["Expression"] for m in rate["Metrics"] if "Expression" in m]
     inputs = {m["Id"]: m["MetricStat"]["Metric"]["MetricName"] for m in rate["Metrics"] if "MetricStat" in m}
     assert sorted(inputs.values()) == ["HTTPCode_ELB_5XX_Count", "HTTPCode_Target_5XX_Count", "RequestCount"]
@@ -249,7 +251,8 @@ def test_five_xx_rate_counts_target_errors_when_the_alb_reports_none(dev_statele
     assert rate_for(100, 10, None) == 10.0
     assert rate_for(100, 5, 5) == 10.0
     assert rate_for(100, None, None) == 0.0
-    assert rate_for(MIN_REQUESTS_FOR_RATE - 1, None, 10) == 0.0  # a handful of requests is not an outage
+    assert rate_for(floor - 1, None, 2) == 0.0  # a handful of requests is not an outage
+    assert rate_for(floor, None, 2) == 100 * 2 / floor  # as many a minute as the floor is: the rate counts
     assert rate_for(None, None, None) == 0.0  # no traffic at all
     assert rate["TreatMissingData"] == "notBreaching"
 
