@@ -123,7 +123,8 @@ class StageConfig:
 
     @property
     def protect(self) -> bool:
-        """Deletion protection on the ALB (and RETAIN for data) — defaults to `production`."""
+        """Deletion protection on the ALB — defaults to `production`. Data is kept (RETAIN) by `production` alone,
+        so a dev stage with a protected ALB can still be torn down completely."""
         return self.production if self.deletion_protection is None else self.deletion_protection
 
     @property
@@ -229,7 +230,7 @@ def _one_account_budget_per_account(stages: Mapping[str, StageConfig]) -> None:
 
 
 def _stage(name: str, defaults: Mapping[str, Any], raw: Any) -> StageConfig:
-    if not _STAGE_NAME.match(name):
+    if not _STAGE_NAME.fullmatch(name):
         raise ConfigError(f"stages.{name}", "stage names are 1-16 lowercase letters/digits, starting with a letter")
     own = _mapping(raw, f"stages.{name}")
     _no_unknown_keys(defaults, _STAGE_FIELDS, "defaults.")
@@ -451,7 +452,7 @@ class _Fields:
             return default
         if not isinstance(value, str):
             raise ConfigError(self._path(key), f"must be a string{f' ({hint})' if hint else ''}, not {value!r}")
-        if pattern is not None and not pattern.match(value):
+        if pattern is not None and not pattern.fullmatch(value):
             raise ConfigError(self._path(key), f"{value!r} is not {hint}")
         return value
 

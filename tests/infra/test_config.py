@@ -73,6 +73,13 @@ CASES = [
     # (field to change, new value, expected error line)
     ("defaults.account", 123456789012, "cdk.json: defaults.account: must be a string (a 12-digit string (quoted))"),
     ("stages.dev.account", "12345", "cdk.json: stages.dev.account: '12345' is not a 12-digit string (quoted)"),
+    (
+        "stages.dev.account",
+        "123456789012\n",
+        "cdk.json: stages.dev.account: '123456789012\\n' is not a 12-digit string (quoted)",
+    ),
+    ("stages.dev.region", "eu-west-1\n", "cdk.json: stages.dev.region: 'eu-west-1\\n' is not an AWS region"),
+    ("stages.dev.deletion_protection", "on", "cdk.json: stages.dev.deletion_protection: must be true or false"),
     ("defaults.account", _DELETE, "cdk.json: stages.sandbox.account: required"),
     ("stages.prod.region", "Europe", "cdk.json: stages.prod.region: 'Europe' is not an AWS region such as eu-west-1"),
     ("stages.dev.availability_zones", ["eu-west-1a"], "cdk.json: stages.dev.availability_zones: list exactly 2"),
