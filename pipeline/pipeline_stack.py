@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Duration, Stack, pipelines
+from aws_cdk import Annotations, Duration, Stack, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
@@ -135,7 +135,15 @@ class PipelineStack(Stack):
     def _dns_check(self, stage: StageConfig) -> pipelines.CodeBuildStep | None:
         """Before a stage with a domain: is its hosted zone delegated? (else ACM validation hangs for hours).
         Only where the pipeline's account can read the zone (the stage shares the pipeline's account)."""
-        if stage.hosted_zone is None or stage.account != self.config.account:
+        if stage.hosted_zone is None:
+            return None
+        if stage.account != self.config.account:
+            Annotations.of(self).add_warning_v2(
+                "download-service:dns-unchecked",
+                f"Stage {stage.name!r} is in account {stage.account}, not the pipeline's: the pipeline cannot check "
+                f"that hosted zone {stage.hosted_zone.name} is delegated. Run `make check-dns STAGE={stage.name}` "
+                "with that account's credentials before its first deployment.",
+            )
             return None
         return pipelines.CodeBuildStep(
             "CheckDns",
