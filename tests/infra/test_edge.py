@@ -55,7 +55,8 @@ def test_https_listener_uses_tls13_policy_and_the_certificate(prod_stateless: Te
     https = only(prod_stateless.find_resources("AWS::ElasticLoadBalancingV2::Listener", {"Properties": {"Port": 443}}))
     props = https["Properties"]
     assert props["Protocol"] == "HTTPS"
-    assert props["SslPolicy"].startswith("ELBSecurityPolicy-TLS13-")
+    # Exactly this one: other TLS13-* policies (e.g. TLS13-1-0-2021-06) still accept TLS 1.0 and 1.1.
+    assert props["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
     assert props["Certificates"] == [{"CertificateArn": {"Ref": cert_id}}]
     group_id = next(iter(prod_stateless.find_resources("AWS::ElasticLoadBalancingV2::TargetGroup")))
     assert props["DefaultActions"] == [{"Type": "forward", "TargetGroupArn": {"Ref": group_id}}]
@@ -77,7 +78,11 @@ def test_alias_record_points_at_the_alb(prod_stateless: Template) -> None:
     assert record["Name"] == "download.example.com."
     assert record["Type"] == "A"
     assert record["HostedZoneId"] == "Z0123456789EXAMPLE0ZZ"
-    assert "AliasTarget" in record
+    (alb_id,) = prod_stateless.find_resources("AWS::ElasticLoadBalancingV2::LoadBalancer")
+    assert record["AliasTarget"] == {
+        "DNSName": {"Fn::Join": ["", ["dualstack.", {"Fn::GetAtt": [alb_id, "DNSName"]}]]},
+        "HostedZoneId": {"Fn::GetAtt": [alb_id, "CanonicalHostedZoneID"]},
+    }
 
 
 def test_alb_accepts_80_and_443_and_talks_only_to_the_tasks(prod_stateless: Template) -> None:
