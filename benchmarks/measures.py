@@ -47,22 +47,32 @@ def _connection(url: str) -> http.client.HTTPConnection:
 # --- P1: single-stream throughput ---------------------------------------------------------------------------------
 
 
-def throughput(bench: Bench, server, key: str, size: int) -> dict:
+def throughput(bench: Bench, server, key: str, size: int, direct_first: bool = False) -> dict:
     """MiB/s through the service and straight from S3, measured back to back, plus the CPU seconds per GiB the
     service's workers spent: on a machine where client, server and S3 share two cores the wall-clock ratio is
-    bounded by CPU contention, while CPU per GiB is what a Fargate task's vCPU share has to pay."""
-    workers = server.workers()
-    cpu_before = sum(sum(w.cpu_times()[:2]) for w in workers)
-    connection = _connection(server.url)
-    started = time.perf_counter()
-    status, received = http_get(connection, f"/files/{key}")
-    service_s = time.perf_counter() - started
-    connection.close()
-    worker_cpu = sum(sum(w.cpu_times()[:2]) for w in workers) - cpu_before
-    assert (status, received) == (200, size), (status, received)
-    started, client_cpu = time.perf_counter(), time.process_time()
-    assert direct_get(bench, key) == size
-    direct_s, client_cpu = time.perf_counter() - started, time.process_time() - client_cpu
+    bounded by CPU contention, while CPU per GiB is what a Fargate task's vCPU share has to pay. `direct_first`
+    swaps the order, so repetitions alternate and neither side always gets the warmer page cache."""
+
+    def via_service() -> tuple[float, float]:
+        workers = server.workers()
+        cpu_before = sum(sum(w.cpu_times()[:2]) for w in workers)
+        connection = _connection(server.url)
+        started = time.perf_counter()
+        status, received = http_get(connection, f"/files/{key}")
+        elapsed = time.perf_counter() - started
+        connection.close()
+        assert (status, received) == (200, size), (status, received)
+        return elapsed, sum(sum(w.cpu_times()[:2]) for w in workers) - cpu_before
+
+    def via_s3() -> tuple[float, float]:
+        started, cpu = time.perf_counter(), time.process_time()
+        assert direct_get(bench, key) == size
+        return time.perf_counter() - started, time.process_time() - cpu
+
+    if direct_first:
+        (direct_s, client_cpu), (service_s, worker_cpu) = via_s3(), via_service()
+    else:
+        (service_s, worker_cpu), (direct_s, client_cpu) = via_service(), via_s3()
     service, direct = size / MiB / service_s, size / MiB / direct_s
     gib = size / 2**30
     return {
@@ -186,29 +196,35 @@ def s3_requests_per_request(bench: Bench, server_url: str, key: str, repeat: int
 
 
 def health_under_load(server, key: str, probes: int) -> dict:
-    """/health latency (ms) while more downloads than the workers admit are stalled mid-stream."""
+    """/health latency (ms) while every download slot of every worker holds a stalled stream.
+
+    Which worker accepts a connection is the kernel's choice, so stalled downloads are opened until as many were
+    admitted as there are slots (the refused ones reached a worker that was already full). Each probe opens its own
+    connection, so the probes reach both workers instead of one kept-alive one."""
     settings = Settings(files_bucket=BUCKET)
+    slots = settings.workers * settings.max_downloads_per_worker
     stalled = []
-    statuses = []
+    statuses: list[int] = []
     try:
-        for _ in range(settings.workers * settings.threads):
+        while statuses.count(200) < slots and len(statuses) < 4 * slots:
             sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
             sock.sendall(f"GET /files/{key} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
             statuses.append(int(sock.recv(32).split()[1]))
             stalled.append(sock)
         time.sleep(0.5)
-        connection = _connection(server.url)
         latencies = []
         for _ in range(probes):
+            connection = _connection(server.url)
             started = time.perf_counter()
             assert http_get(connection, contract.HEALTH_PATH)[0] == 200
             latencies.append((time.perf_counter() - started) * 1000)
-        connection.close()
+            connection.close()
     finally:
         for sock in stalled:
             sock.close()
     return {
+        "slots": slots,
         "streams_admitted": statuses.count(200),
         "streams_refused": statuses.count(503),
         "health_p50_ms": percentile(latencies, 50),
