@@ -8,6 +8,8 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from botocore.utils import is_valid_uri
+
 from . import contract
 from .keys import MAX_KEY_BYTES
 
@@ -95,12 +97,13 @@ def _check_endpoint(url: str) -> None:
     turn every download into a 500 instead of stopping start-up."""
     if not url:
         return
-    parts = urllib.parse.urlsplit(url)
     try:
+        parts = urllib.parse.urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
     except ValueError:
-        raise ConfigError(f"AWS_ENDPOINT_URL_S3: {url!r} has an invalid port") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"AWS_ENDPOINT_URL_S3: {url!r} is not a valid URL (host or port)") from None
+    # is_valid_uri is the check botocore itself makes when it builds the client (host name syntax included).
+    if parts.scheme not in ("http", "https") or not parts.hostname or not is_valid_uri(url):
         raise ConfigError(f"AWS_ENDPOINT_URL_S3: {url!r} is not an http:// or https:// URL with a host")
 
 

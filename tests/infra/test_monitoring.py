@@ -9,7 +9,9 @@ JsonFormatter. Each filter must count exactly the lines its definition says, and
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import http.client
 import io
 import json
 import logging
@@ -20,11 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import aws_cdk as cdk
+import boto3
 import pytest
 from aws_cdk.assertions import Template
 
 from devtools.gunicorn_server import GunicornServer
-from devtools.seaweed import free_ports
+from devtools.seaweed import SeaweedS3, free_ports
 from download_service.app import create_app
 from download_service.logs import JsonFormatter
 from download_service.settings import Settings
@@ -33,6 +36,7 @@ from stages.monitoring_alarms import MIN_REQUESTS_PER_MINUTE_FOR_RATE
 from stages.monitoring_logs import LOG_METRICS, QUERIES
 from stages.monitoring_spend import Spend
 from stages.monitoring_topic import AlarmTopic
+from tests.integration.faultproxy import FaultProxy
 
 from .cloudwatch_filter import UnsupportedPatternError, matches
 from .conftest import Synth, only
@@ -399,20 +403,27 @@ def test_task_log_group_keeps_logs_for_the_configured_days(synth: Synth, stage: 
         assert query["Properties"]["LogGroupNames"] == [{"Ref": task_group}]
 
 
+_BUCKET = "monitoring-test"
+_CUT_KEY, _CUT_SIZE = "reports/2024.pdf", 16 * 1024 * 1024
+
+
 def _http(url: str, method: str = "GET") -> int:
+    """The status; a body is read to the end (or to where the server cut it), as a real client would."""
     try:
         with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=10) as response:  # nosec B310 - loopback
+            with contextlib.suppress(http.client.IncompleteRead):
+                response.read()
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
 
 
-_REQUESTS = (("GET", "/health"), ("GET", "/files/reports/2024.pdf"), ("HEAD", "/files/x.bin"), ("GET", "/nope"))
+_REQUESTS = (("GET", "/health"), ("GET", f"/files/{_CUT_KEY}"), ("HEAD", "/files/x.bin"), ("GET", "/nope"))
 
 
 def _run_service(endpoint: str, log_dir) -> tuple[list[str], list[int]]:
     env = {
-        "FILES_BUCKET": "monitoring-test",
+        "FILES_BUCKET": _BUCKET,
         "AWS_ENDPOINT_URL_S3": endpoint,
         "AWS_ACCESS_KEY_ID": "monitoring",
         "AWS_SECRET_ACCESS_KEY": "monitoring",
@@ -430,6 +441,16 @@ def _run_service(endpoint: str, log_dir) -> tuple[list[str], list[int]]:
     return server.log_lines(), statuses
 
 
+def _run_against_s3_that_cuts_streams(log_dir) -> tuple[list[str], list[int]]:
+    """A real S3 behind a proxy that resets every connection after 2 MiB: the 16 MiB download aborts mid-stream
+    once its resumes are used up, which the service logs as errors and gunicorn as an exception."""
+    with SeaweedS3(_BUCKET) as seaweed, FaultProxy(seaweed.port) as proxy:
+        s3 = boto3.client("s3", endpoint_url=seaweed.endpoint_url, region_name="us-east-1")
+        s3.put_object(Bucket=_BUCKET, Key=_CUT_KEY, Body=bytes(range(256)) * (_CUT_SIZE // 256))
+        proxy.reset_after(2 * 1024 * 1024, times=None)
+        return _run_service(proxy.endpoint_url, log_dir)
+
+
 def _busy_line() -> str:
     """The service's own `busy` refusal: every download slot taken, one more GET (in-process, real formatter)."""
     stream = io.StringIO()
@@ -440,7 +461,7 @@ def _busy_line() -> str:
     logger.handlers, logger.propagate = [handler], False
     logger.setLevel(logging.INFO)
     try:
-        app = create_app(Settings(files_bucket="monitoring-test", threads=4))
+        app = create_app(Settings(files_bucket=_BUCKET, threads=4))
         slots = app.extensions["download_service"]._slots
         while slots.acquire(blocking=False):
             pass
@@ -456,11 +477,12 @@ def service_lines(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     refused = f"http://127.0.0.1:{free_ports(1)[0]}"  # nothing listens: EndpointConnectionError -> 503
     with ThreadPoolExecutor(2) as pool:
         down = pool.submit(_run_service, refused, tmp_path_factory.mktemp("s3-down"))
-        broken = pool.submit(_run_service, "not a url", tmp_path_factory.mktemp("s3-broken"))
-        (down_lines, down_statuses), (broken_lines, broken_statuses) = down.result(), broken.result()
+        cut = pool.submit(_run_against_s3_that_cuts_streams, tmp_path_factory.mktemp("s3-cut"))
+        (down_lines, down_statuses), (cut_lines, cut_statuses) = down.result(), cut.result()
     assert down_statuses == [200, 503, 503, 404, 405]
-    assert broken_statuses == [200, 500, 500, 404, 405]  # the S3 client cannot be built: unhandled ValueError
-    return down_lines + broken_lines + [_busy_line()]
+    assert cut_statuses == [200, 200, 404, 404, 405]  # the 200 download ends short of its Content-Length
+    assert any(json.loads(line).get("event") == "stream_aborted" for line in cut_lines)
+    return down_lines + cut_lines + [_busy_line()]
 
 
 def _records(lines: list[str]) -> list[dict[str, Any]]:

@@ -48,6 +48,11 @@ def test_every_variable_is_read():
     assert (settings.s3_max_attempts, settings.forwarded_allow_ips) == (5, "*")
 
 
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8333", "http://[::1]:9000", "https://s3.eu-west-1.amazonaws.com"])
+def test_endpoints_botocore_accepts_pass(url):
+    assert Settings.from_env({"FILES_BUCKET": "ok-bucket", "AWS_ENDPOINT_URL_S3": url}).files_bucket == "ok-bucket"
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -72,6 +77,8 @@ def test_every_variable_is_read():
         ({"FILES_BUCKET": "ok-bucket", "AWS_ENDPOINT_URL_S3": "localhost:8333"}, "AWS_ENDPOINT_URL_S3: 'localhost"),
         ({"FILES_BUCKET": "ok-bucket", "AWS_ENDPOINT_URL_S3": "http://"}, "AWS_ENDPOINT_URL_S3: 'http://' is not"),
         ({"FILES_BUCKET": "ok-bucket", "AWS_ENDPOINT_URL_S3": "http://h:99999"}, "AWS_ENDPOINT_URL_S3: 'http://h:9"),
+        ({"FILES_BUCKET": "ok-bucket", "AWS_ENDPOINT_URL_S3": "http://[::1"}, "AWS_ENDPOINT_URL_S3: 'http://[::1'"),
+        ({"FILES_BUCKET": "ok-bucket", "AWS_ENDPOINT_URL_S3": "http://bad_host!"}, "AWS_ENDPOINT_URL_S3: 'http://bad"),
     ],
 )
 def test_bad_values_name_the_variable_in_one_line(env, message):
