@@ -26,7 +26,6 @@ RESUME_ATTEMPTS = 3
 _STREAM_ERRORS = (BotoCoreError, Urllib3Error, OSError)
 _CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 _UNSATISFIED_RE = re.compile(r"^bytes \*/(\d+)$")
-_HEADER_VALUE_RE = re.compile(r"[\x20-\x7e]+")
 
 
 class StreamAbortedError(Exception):
@@ -242,10 +241,13 @@ class Downloads:
         headers = response.headers
         # Metadata is whatever the uploader set: a value gunicorn would refuse would fail the response after
         # the stream (and its download slot) was handed over, so such a value is dropped instead.
-        s3_type, encoding = _header_safe(meta.get("ContentType")), _header_safe(meta.get("ContentEncoding"))
+        s3_type, encoding = (
+            http_rules.header_safe(meta.get("ContentType")),
+            http_rules.header_safe(meta.get("ContentEncoding")),
+        )
         headers["Content-Type"] = http_rules.content_type(s3_type, key)
         headers["Content-Disposition"] = http_rules.content_disposition(key)
-        if _header_safe(meta.get("ETag")):
+        if http_rules.header_safe(meta.get("ETag")):
             headers["ETag"] = meta["ETag"]
         if meta.get("LastModified"):
             headers["Last-Modified"] = http_rules.http_date(meta["LastModified"])
@@ -260,11 +262,6 @@ class Downloads:
 
 def _validators(meta: dict) -> tuple[str | None, datetime | None]:
     return meta.get("ETag"), meta.get("LastModified")
-
-
-def _header_safe(value: str | None) -> str | None:
-    """`value` if it can be sent as a header value (visible ASCII and spaces), else None."""
-    return value if value and _HEADER_VALUE_RE.fullmatch(value) else None
 
 
 def _unsatisfiable(err: ClientError) -> bool:

@@ -20,6 +20,16 @@ _ETAG_RE = re.compile(r'\s*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)')
 GENERIC_TYPES = frozenset({"binary/octet-stream", "application/octet-stream", ""})
 
 
+#: What gunicorn sends as a header value: visible ASCII and spaces. Anything else makes it refuse the whole response
+#: when it writes the headers, after the app has handed over its body.
+_HEADER_VALUE_RE = re.compile(r"[\x20-\x7e]+")
+
+
+def header_safe(value: str | None) -> str | None:
+    """`value` if it can be sent as a header value, else None."""
+    return value if value and _HEADER_VALUE_RE.fullmatch(value) else None
+
+
 # --- Range -------------------------------------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from botocore.utils import is_valid_uri
 
 from . import contract
+from .http_rules import header_safe
 from .keys import MAX_KEY_BYTES
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -18,8 +19,6 @@ _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 # Plain decimal only: int() and float() also take "8_080", "1e3", "inf" and "nan", which nobody means in a setting.
 _INTEGER_RE = re.compile(r"^[0-9]+$")
 _NUMBER_RE = re.compile(r"^[0-9]+(\.[0-9]+)?$")
-#: What gunicorn sends as a header value (visible ASCII and space); anything else fails every response at write time.
-_HEADER_VALUE_RE = re.compile(r"^[\x20-\x7e]+$")
 
 
 class ConfigError(ValueError):
@@ -71,7 +70,7 @@ class Settings:
             raise ConfigError(f"LOG_LEVEL: {level!r} is not one of {', '.join(_LOG_LEVELS)}")
         threads = reader.integer("THREADS", cls.threads, 4, 256)
         cache_control = reader.text("CACHE_CONTROL", default=cls.cache_control)
-        if not _HEADER_VALUE_RE.match(cache_control):
+        if not header_safe(cache_control):
             raise ConfigError("CACHE_CONTROL: only printable ASCII can be sent as a header value")
         _check_endpoint(reader.text("AWS_ENDPOINT_URL_S3"))
         return cls(
