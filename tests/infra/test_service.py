@@ -88,6 +88,31 @@ def test_task_role_policy_is_exactly_read_the_prefix_and_list_the_bucket(prod_st
     }
 
 
+def test_execution_role_pulls_the_asset_image_and_writes_its_log_group_only(prod_stateless: Template) -> None:
+    """The IAM5[Resource::*] acknowledgement on this policy is for ecr:GetAuthorizationToken alone: anything else on
+    * (or any other repository or log group) must fail here rather than hide behind it."""
+    task = only(prod_stateless.find_resources("AWS::ECS::TaskDefinition"))["Properties"]
+    role_id = task["ExecutionRoleArn"]["Fn::GetAtt"][0]
+    policies = prod_stateless.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role_id}]}})
+    statements = only(policies)["Properties"]["PolicyDocument"]["Statement"]
+    (container,) = task["ContainerDefinitions"]
+    log_group = container["LogConfiguration"]["Options"]["awslogs-group"]["Ref"]
+    repository = "arn:aws:ecr:eu-west-1:123456789012:repository/cdk-hnb659fds-container-assets-123456789012-eu-west-1"
+    assert statements == [
+        {
+            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "Effect": "Allow",
+            "Resource": repository,
+        },
+        {"Action": "ecr:GetAuthorizationToken", "Effect": "Allow", "Resource": "*"},
+        {
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [log_group, "Arn"]},
+        },
+    ]
+
+
 def test_task_role_honours_a_key_prefix(synth: Synth) -> None:
     from .conftest import cdk_json_context, synthesize
 
