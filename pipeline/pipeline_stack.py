@@ -29,8 +29,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PIPELINE_STACK_ID = "DownloadServicePipeline"
 #: cdk-assets for the asset-publishing actions, pinned like the CLI (CDK Pipelines would install @latest).
 CDK_ASSETS_VERSION = "4.7.3"
-#: aws/codebuild/standard:7.0 (Ubuntu 22.04) offers the runtime versions buildspec.yml asks for.
-BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
+#: aws/codebuild/standard:8.0 (Ubuntu 24.04) offers the runtime versions buildspec.yml asks for: python 3.12 and
+#: nodejs 22 (standard:7.0 stops at nodejs 20, which jsii no longer supports since 2026-10-30).
+BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_8_0
 #: The gates (buildspec.yml: lint, every test suite with real gunicorn and SeaweedFS, scanners, synth) on the
 #: pipeline and on pull requests: 4 vCPUs / 7 GB rather than the default 2 / 3 GB.
 GATES_ENVIRONMENT = codebuild.BuildEnvironment(build_image=BUILD_IMAGE, compute_type=codebuild.ComputeType.MEDIUM)
