@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import socket
 import threading
 import time
 import urllib.parse
@@ -198,20 +197,12 @@ def s3_requests_per_request(bench: Bench, server_url: str, key: str, repeat: int
 def health_under_load(server, key: str, probes: int) -> dict:
     """/health latency (ms) while every download slot of every worker holds a stalled stream.
 
-    Which worker accepts a connection is the kernel's choice, so stalled downloads are opened until as many were
-    admitted as there are slots (the refused ones reached a worker that was already full). Each probe opens its own
-    connection, so the probes reach both workers instead of one kept-alive one."""
+    Each probe opens its own connection, so the probes reach both workers instead of one kept-alive one."""
     settings = Settings(files_bucket=BUCKET)
     slots = settings.workers * settings.max_downloads_per_worker
-    stalled = []
-    statuses: list[int] = []
+    stalled = server.stall_every_download_slot(f"/files/{key}", slots)
+    statuses = [status for _, status in stalled]
     try:
-        while statuses.count(200) < slots and len(statuses) < 4 * slots:
-            sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
-            sock.sendall(f"GET /files/{key} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
-            statuses.append(int(sock.recv(32).split()[1]))
-            stalled.append(sock)
         time.sleep(0.5)
         latencies = []
         for _ in range(probes):
@@ -221,7 +212,7 @@ def health_under_load(server, key: str, probes: int) -> dict:
             latencies.append((time.perf_counter() - started) * 1000)
             connection.close()
     finally:
-        for sock in stalled:
+        for sock, _ in stalled:
             sock.close()
     return {
         "slots": slots,

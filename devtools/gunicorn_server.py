@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -61,6 +62,22 @@ class GunicornServer:
             time.sleep(0.1)
         self.kill()
         raise RuntimeError(f"gunicorn not ready after {timeout:.0f} s: {self.stderr_path.read_text()}")
+
+    def stalled_download(self, path: str) -> tuple[socket.socket, int]:
+        """Start a GET of `path` and stop reading after the status line, so a server thread blocks in send().
+        Returns the socket (closing it frees the thread) and the status."""
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+        return sock, int(sock.recv(32).split(b"\r\n", 1)[0].split()[1])
+
+    def stall_every_download_slot(self, path: str, slots: int) -> list[tuple[socket.socket, int]]:
+        """Stalled downloads of `path` until `slots` of them were admitted (200). The kernel picks the worker that
+        accepts each connection, so a refused one (503) reached a worker already full; at most 4 x slots tries."""
+        stalled: list[tuple[socket.socket, int]] = []
+        while sum(status == 200 for _, status in stalled) < slots and len(stalled) < 4 * slots:
+            stalled.append(self.stalled_download(path))
+        return stalled
 
     def workers(self) -> list[psutil.Process]:
         return psutil.Process(self.process.pid).children()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import socket
 import statistics
 import threading
 import time
@@ -90,28 +89,15 @@ def test_worker_memory_stays_flat_while_streaming(start_server, big_object, caps
     assert growth < BIG_SIZE // 4
 
 
-def _slow_download(port: int, path: str) -> tuple[socket.socket, int]:
-    """Start a download and stop reading after the status line, so the server thread blocks in send()."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
-    status_line = sock.recv(32).split(b"\r\n", 1)[0]
-    return sock, int(status_line.split()[1])
-
-
 def test_health_answers_while_every_download_slot_is_busy(server, big_object, capsys):
     settings = Settings(files_bucket=BUCKET)  # the production defaults the server runs with
     slots = settings.workers * settings.max_downloads_per_worker
-    clients: list[tuple[socket.socket, int]] = []
+    clients = server.stall_every_download_slot(f"/files/{BIG_KEY}", slots)
     try:
-        # Which worker accepts a connection is the kernel's choice: keep opening stalled downloads until every slot
-        # of every worker holds one (a refused download was sent to a worker that was already full).
-        while sum(status == 200 for _, status in clients) < slots and len(clients) < 4 * slots:
-            clients.append(_slow_download(server.port, f"/files/{BIG_KEY}"))
         statuses = [status for _, status in clients]
         assert set(statuses) <= {200, 503}
         assert statuses.count(200) == slots  # every download slot of both workers is streaming
-        extra = [_slow_download(server.port, f"/files/{BIG_KEY}") for _ in range(4)]
+        extra = [server.stalled_download(f"/files/{BIG_KEY}") for _ in range(4)]
         clients += extra
         assert [status for _, status in extra] == [503] * 4  # and downloads beyond them are refused, not queued
         statuses = [status for _, status in clients]
