@@ -107,7 +107,7 @@ test-infra: $(STAMP) ## CDK assertions, cdk-nag, cfn-lint over the synthesized s
 	$(BIN)/pytest tests/infra
 
 check-dns: $(STAMP) ## is STAGE's hosted zone delegated? (no-op without a domain; needs AWS credentials)
-	$(BIN)/python -m stages.dns_check $(STAGE)
+	$(BIN)/python -m stages.dns.check $(STAGE)
 
 deploy-sandbox: $(STAMP) $(NPM_STAMP) check-dns ## deploy STAGE (default sandbox) from this machine, no pipeline
 	$(CDK) deploy $(CDK_FLAGS) '$(STAGE_ID)/*' --require-approval broadening

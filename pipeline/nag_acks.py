@@ -14,7 +14,7 @@ from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
-from stages import nag
+from stages.common import nag
 
 #: A CodeBuild project's EncryptionKey when nobody set one: CodeBuild's AWS-managed S3 key.
 _AWS_MANAGED = (None, "alias/aws/s3")

@@ -15,7 +15,7 @@ from constructs import Construct
 
 from stages.canary import CANARY_KEY, canary_sha256
 from stages.config import AppConfig, PipelineConfig, StageConfig
-from stages.service_stage import ServiceStage
+from stages.stage import ServiceStage
 
 from . import buildspec as buildspec_file
 from .approval import LinkedApprovalStep

@@ -7,7 +7,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stages.buckets import private_bucket
+from stages.common.buckets import private_bucket
 
 #: Artifacts are only read during the execution that wrote them; keep a month for debugging a failed run.
 ARTIFACT_DAYS = 30

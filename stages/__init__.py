@@ -2,6 +2,6 @@
 
 from .config import AppConfig, ConfigError, StageConfig, load
 from .dns import DnsStack
-from .service_stage import ServiceStage
+from .stage import ServiceStage
 
 __all__ = ["AppConfig", "ConfigError", "DnsStack", "ServiceStage", "StageConfig", "load"]

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from aws_cdk import App, Environment
 
-from . import nag
+from .common import nag
 from .config import CONTEXT_KEY, AppConfig, load
 from .dns import DnsStack
-from .service_stage import ServiceStage
+from .stage import ServiceStage
 
 if TYPE_CHECKING:
     from pipeline.pipeline_stack import PipelineStack

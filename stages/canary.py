@@ -13,9 +13,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from . import nag
+from .common import nag
+from .common.retention import stage_log_group
 from .config import StageConfig
-from .retention import stage_log_group
 
 #: Outside the image's .dockerignore allowlist: it never changes the image.
 CANARY_FILE = Path(__file__).resolve().parent.parent / "canary" / "smoke-canary.txt"

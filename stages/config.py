@@ -103,7 +103,7 @@ class StageConfig:
     #: "account": the budget counts the whole account's spend (one stage per account); "stage": only resources
     #: tagged stage=<name> (needs the `stage` cost allocation tag activated once in the Billing console).
     budget_scope: str = "account"
-    #: Alarm thresholds (stages/monitoring_alarms.py).
+    #: Alarm thresholds (stages/monitoring/alarms.py).
     alarm_5xx_percent: float = 5.0  # (ELB + target 5xx) / requests over 5 minutes
     alarm_p99_latency_ms: int = 2000  # target response time (to response headers), p99, 2 of 3 5-minute periods
     alarm_cpu_percent: int = 80  # service average CPU, 5 minutes in a row

@@ -13,7 +13,7 @@ from constructs import Construct
 
 from download_service import contract
 
-from . import nag
+from .common import nag
 from .config import StageConfig
 from .network import Network
 

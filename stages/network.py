@@ -8,8 +8,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from .common.retention import stage_log_group
 from .config import StageConfig
-from .retention import stage_log_group
 
 #: Interface endpoints the tasks need: pull the image (ecr.api + ecr.dkr) and ship logs. Nothing else: S3 goes
 #: through the free gateway endpoint, and each interface endpoint costs per AZ-hour.

@@ -15,10 +15,10 @@ from constructs import Construct
 
 from download_service import contract
 
-from . import nag
+from .common import nag
+from .common.retention import stage_log_group
 from .config import StageConfig
 from .network import Network
-from .retention import stage_log_group
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from .buckets import private_bucket
+from .common.buckets import private_bucket
 from .config import StageConfig
 
 

@@ -161,7 +161,7 @@ def test_missing_context_key() -> None:
 def test_every_retention_period_maps_to_the_cdk_enum() -> None:
     from aws_cdk import aws_logs as logs
 
-    from stages.retention import retention_days
+    from stages.common.retention import retention_days
 
     assert retention_days(30) is logs.RetentionDays.ONE_MONTH
     assert retention_days(365) is logs.RetentionDays.ONE_YEAR

@@ -1,11 +1,11 @@
-"""The pre-deploy delegation check (stages.dns_check), with Route 53 and public DNS faked."""
+"""The pre-deploy delegation check (stages.dns.check), with Route 53 and public DNS faked."""
 
 from __future__ import annotations
 
 import pytest
 
 from stages.config import HostedZone, StageConfig
-from stages.dns_check import NotDelegatedError, check, route53_name_servers
+from stages.dns.check import NotDelegatedError, check, route53_name_servers
 
 ROUTE53 = {"ns-1.awsdns-01.org", "ns-2.awsdns-02.co.uk", "ns-3.awsdns-03.com", "ns-4.awsdns-04.net"}
 

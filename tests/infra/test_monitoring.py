@@ -32,10 +32,10 @@ from download_service.app import create_app
 from download_service.logs import JsonFormatter
 from download_service.settings import Settings
 from stages.config import ConfigError, StageConfig, load
-from stages.monitoring_alarms import MIN_REQUESTS_PER_MINUTE_FOR_RATE
-from stages.monitoring_logs import LOG_METRICS, QUERIES
-from stages.monitoring_spend import Spend
-from stages.monitoring_topic import AlarmTopic
+from stages.monitoring.alarms import MIN_REQUESTS_PER_MINUTE_FOR_RATE
+from stages.monitoring.logs import LOG_METRICS, QUERIES
+from stages.monitoring.spend import Spend
+from stages.monitoring.topic import AlarmTopic
 from tests.integration.faultproxy import FaultProxy
 
 from .cloudwatch_filter import UnsupportedPatternError, matches

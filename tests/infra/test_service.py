@@ -158,7 +158,7 @@ def test_rolling_deployment_with_circuit_breaker_rollback(prod_stateless: Templa
     service = only(prod_stateless.find_resources("AWS::ECS::Service"))["Properties"]
     assert service["DeploymentConfiguration"] == {
         "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
-        # Deployment alarms (stages/monitoring_alarms.py, tests/infra/test_monitoring.py) roll back too.
+        # Deployment alarms (stages/monitoring/alarms.py, tests/infra/test_monitoring.py) roll back too.
         "Alarms": {
             "AlarmNames": [
                 "download-service-prod-Deployment-5xx-Rate",

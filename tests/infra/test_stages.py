@@ -10,8 +10,8 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from stages import nag
 from stages.app import new_app
+from stages.common import nag
 from stages.config import DnsConfig
 
 from .conftest import Synth, synthesize

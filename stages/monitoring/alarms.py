@@ -22,7 +22,7 @@ from cdk_monitoring_constructs import (
     UsageThreshold,
 )
 
-from .config import StageConfig
+from ..config import StageConfig
 
 Op = cloudwatch.ComparisonOperator
 Missing = cloudwatch.TreatMissingData

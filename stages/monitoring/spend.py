@@ -10,7 +10,7 @@ from constructs import Construct
 
 from download_service import contract
 
-from .config import StageConfig
+from ..config import StageConfig
 
 #: (notification type, percent of the monthly limit): early warning, limit reached, limit about to be exceeded.
 NOTIFICATIONS = (("ACTUAL", 80), ("ACTUAL", 100), ("FORECASTED", 100))

@@ -16,7 +16,7 @@ from constructs import Construct
 
 from download_service import contract
 
-from .config import StageConfig
+from ..config import StageConfig
 
 P = logs.FilterPattern
 

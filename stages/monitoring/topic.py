@@ -13,7 +13,7 @@ from constructs import Construct
 
 from download_service import contract
 
-from .config import StageConfig
+from ..config import StageConfig
 
 
 class AlarmTopic(Construct):

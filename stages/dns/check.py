@@ -5,7 +5,7 @@ domain does not delegate to the hosted zone's name servers, ACM never sees it an
 CREATE_IN_PROGRESS for hours. This compares the zone's Route 53 name servers with what public DNS answers, in a
 second, before anything is deployed:
 
-    python -m stages.dns_check prod        # or: make check-dns STAGE=prod
+    python -m stages.dns.check prod        # or: make check-dns STAGE=prod
 
 Needs AWS credentials (route53:GetHostedZone) and HTTPS to dns.google; exits 0 for a stage without a domain.
 """
@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from .config import CONTEXT_KEY, StageConfig, load
+from ..config import CONTEXT_KEY, StageConfig, load
 
 DOH_URL = "https://dns.google/resolve"
 
@@ -75,10 +75,10 @@ def _norm(name: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    from .app import cdk_json_context
+    from ..app import cdk_json_context
 
     if len(argv) != 1:
-        print("usage: python -m stages.dns_check <stage>", file=sys.stderr)
+        print("usage: python -m stages.dns.check <stage>", file=sys.stderr)
         return 2
     config = load(cdk_json_context().get(CONTEXT_KEY))
     if argv[0] not in config.stages:

@@ -6,7 +6,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from .config import LOG_RETENTION_DAYS, StageConfig
+from ..config import LOG_RETENTION_DAYS, StageConfig
 
 # aws_logs.RetentionDays lists the periods in increasing order, INFINITE last.
 _BY_DAYS = dict(

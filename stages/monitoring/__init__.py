@@ -1,9 +1,9 @@
 """Monitoring for one stage: dashboard, alarms to one SNS topic, budget, log metrics and saved queries.
 
 Built with cdk-monitoring-constructs' MonitoringFacade, so every alarm gets the same naming
-(``download-service-<stage>-...``) and the same SNS action on ALARM and on OK. Pieces, one file each:
-monitoring_topic (SNS + KMS), monitoring_alarms (service/ALB segments and alarms, deployment alarms),
-monitoring_logs (metric filters, Logs Insights queries), monitoring_spend (AWS Budget).
+(``download-service-<stage>-...``) and the same SNS action on ALARM and on OK. Pieces, one module each:
+`topic` (SNS + KMS), `alarms` (service/ALB segments and alarms, deployment alarms), `logs` (metric filters,
+Logs Insights queries), `spend` (AWS Budget).
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from constructs import Construct
 
 from download_service import contract
 
-from .config import StageConfig
-from .edge import Edge
-from .monitoring_alarms import FIVE_MINUTES, MINUTE, add_service_segments
-from .monitoring_logs import ServiceLogs
-from .monitoring_spend import Spend
-from .monitoring_topic import AlarmTopic
-from .service import Service
+from ..config import StageConfig
+from ..edge import Edge
+from ..service import Service
+from .alarms import FIVE_MINUTES, MINUTE, add_service_segments
+from .logs import ServiceLogs
+from .spend import Spend
+from .topic import AlarmTopic
 
 
 class Monitoring(Construct):
