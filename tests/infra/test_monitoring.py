@@ -1,44 +1,26 @@
 """Monitoring construct: dashboard, alarms and their SNS actions, deployment alarms, budget, topic, logs, queries.
 
-The metric filters are checked against lines the real service writes: the production gunicorn command (as in
-tests/integration) run twice for a few seconds, against storage that refuses connections (s3_error + 503) and
-against a storage endpoint the S3 client cannot even be built for (an unhandled exception + 500), then stopped
-with SIGTERM; plus the service's own `busy` refusal, produced in-process by the Flask app and the same
-JsonFormatter. Each filter must count exactly the lines its definition says, and nothing else.
+The metric filters and queries are run over lines the real service writes in tests/integration/test_log_metrics.py
+(it starts servers; this suite does not).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import http.client
-import io
 import json
-import logging
 import re
-import urllib.error
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import aws_cdk as cdk
-import boto3
 import pytest
 from aws_cdk.assertions import Template
 
-from devtools.gunicorn_server import GunicornServer
-from devtools.seaweed import SeaweedS3, free_ports
-from download_service.app import create_app
-from download_service.logs import JsonFormatter
-from download_service.settings import Settings
 from stages.config import ConfigError, StageConfig, load
 from stages.monitoring.alarms import MIN_REQUESTS_PER_MINUTE_FOR_RATE
 from stages.monitoring.logs import LOG_METRICS, QUERIES
 from stages.monitoring.spend import Spend
 from stages.monitoring.topic import AlarmTopic
-from tests.integration.faultproxy import FaultProxy
 
-from .cloudwatch_filter import UnsupportedPatternError, matches
 from .conftest import Synth, only
 from .test_config import base
 
@@ -403,135 +385,6 @@ def test_task_log_group_keeps_logs_for_the_configured_days(synth: Synth, stage: 
         assert query["Properties"]["LogGroupNames"] == [{"Ref": task_group}]
 
 
-_BUCKET = "monitoring-test"
-_CUT_KEY, _CUT_SIZE = "reports/2024.pdf", 16 * 1024 * 1024
-
-
-def _http(url: str, method: str = "GET") -> int:
-    """The status; a body is read to the end (or to where the server cut it), as a real client would."""
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=10) as response:  # nosec B310 - loopback
-            with contextlib.suppress(http.client.IncompleteRead):
-                response.read()
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
-_REQUESTS = (("GET", "/health"), ("GET", f"/files/{_CUT_KEY}"), ("HEAD", "/files/x.bin"), ("GET", "/nope"))
-
-
-def _run_service(endpoint: str, log_dir) -> tuple[list[str], list[int]]:
-    env = {
-        "FILES_BUCKET": _BUCKET,
-        "AWS_ENDPOINT_URL_S3": endpoint,
-        "AWS_ACCESS_KEY_ID": "monitoring",
-        "AWS_SECRET_ACCESS_KEY": "monitoring",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "APP_VERSION": "monitoring-test",
-        "S3_MAX_ATTEMPTS": "1",
-        "S3_CONNECT_TIMEOUT": "1",
-    }
-    server = GunicornServer(env, log_dir=log_dir).start()
-    try:
-        statuses = [_http(server.url + path, method) for method, path in _REQUESTS]
-        statuses.append(_http(server.url + "/files/x.bin", "POST"))
-    finally:
-        server.stop()
-    return server.log_lines(), statuses
-
-
-def _run_against_s3_that_cuts_streams(log_dir) -> tuple[list[str], list[int]]:
-    """A real S3 behind a proxy that resets every connection after 2 MiB: the 16 MiB download aborts mid-stream
-    once its resumes are used up, which the service logs as errors and gunicorn as an exception."""
-    with SeaweedS3(_BUCKET) as seaweed, FaultProxy(seaweed.port) as proxy:
-        s3 = boto3.client("s3", endpoint_url=seaweed.endpoint_url, region_name="us-east-1")
-        s3.put_object(Bucket=_BUCKET, Key=_CUT_KEY, Body=bytes(range(256)) * (_CUT_SIZE // 256))
-        proxy.reset_after(2 * 1024 * 1024, times=None)
-        return _run_service(proxy.endpoint_url, log_dir)
-
-
-def _busy_line() -> str:
-    """The service's own `busy` refusal: every download slot taken, one more GET (in-process, real formatter)."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("download_service")
-    saved = (logger.handlers, logger.level, logger.propagate)
-    logger.handlers, logger.propagate = [handler], False
-    logger.setLevel(logging.INFO)
-    try:
-        app = create_app(Settings(files_bucket=_BUCKET, threads=4))
-        slots = app.extensions["download_service"]._slots
-        while slots.acquire(blocking=False):
-            pass
-        assert app.test_client().get("/files/any.bin").status_code == 503
-    finally:
-        logger.handlers, logger.level, logger.propagate = saved[0], saved[1], saved[2]
-    return stream.getvalue().strip()
-
-
-@pytest.fixture(scope="module")
-def service_lines(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """Every line the real service wrote: two gunicorn runs (in parallel) and one in-process refusal."""
-    refused = f"http://127.0.0.1:{free_ports(1)[0]}"  # nothing listens: EndpointConnectionError -> 503
-    with ThreadPoolExecutor(2) as pool:
-        down = pool.submit(_run_service, refused, tmp_path_factory.mktemp("s3-down"))
-        cut = pool.submit(_run_against_s3_that_cuts_streams, tmp_path_factory.mktemp("s3-cut"))
-        (down_lines, down_statuses), (cut_lines, cut_statuses) = down.result(), cut.result()
-    assert down_statuses == [200, 503, 503, 404, 405]
-    assert cut_statuses == [200, 200, 404, 404, 405]  # the 200 download ends short of its Content-Length
-    assert any(json.loads(line).get("event") == "stream_aborted" for line in cut_lines)
-    return down_lines + cut_lines + [_busy_line()]
-
-
-def _records(lines: list[str]) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in lines]
-
-
-#: What each metric filter must count, stated on the parsed record (independently of the filter pattern).
-COUNTS = {
-    "Http5xx": lambda r: r.get("event") == "access" and r["status"] >= 500,
-    "ErrorLogs": lambda r: r["level"] in ("error", "critical"),
-    "Exceptions": lambda r: "exception" in r,
-    "S3Errors": lambda r: r.get("event") == "s3_error",
-    "Busy": lambda r: r.get("event") == "busy",
-    "WorkerBoots": lambda r: r.get("event") == "worker_boot",
-}
-
-
-def test_the_sample_covers_every_kind_of_line(service_lines: list[str]) -> None:
-    records = _records(service_lines)  # every line is JSON
-    events = {r.get("event") for r in records}
-    assert {"access", "starting", "ready", "worker_boot", "s3_error", "busy", "sigterm", "worker_exit"} <= events
-    assert "shutdown" in events
-    assert any("event" not in r for r in records)  # gunicorn's own messages ("Booting worker with pid: ...")
-    # The trap the 5xx filter must avoid: the s3_error warning carries a 5xx `status` too.
-    assert any(r.get("event") == "s3_error" and r["status"] >= 500 for r in records)
-
-
-@pytest.mark.parametrize("stage", STAGES)
-def test_metric_filters_count_exactly_their_lines_of_the_real_service(
-    synth: Synth, service_lines: list[str], stage: str
-) -> None:
-    _, template = _stage(synth, stage)
-    filters = {
-        f["Properties"]["MetricTransformations"][0]["MetricName"]: f["Properties"]
-        for f in template.find_resources("AWS::Logs::MetricFilter").values()
-    }
-    assert set(filters) == set(COUNTS)
-    records = _records(service_lines)
-    for name, wanted in COUNTS.items():
-        properties = filters[name]
-        (transformation,) = properties["MetricTransformations"]
-        assert transformation["MetricNamespace"] == f"download-service/{stage}"
-        assert (transformation["MetricValue"], transformation["DefaultValue"]) == ("1", 0)
-        counted = [line for line in service_lines if matches(properties["FilterPattern"], line)]
-        expected = [line for line, record in zip(service_lines, records, strict=True) if wanted(record)]
-        assert expected, f"{name}: no sample line"
-        assert counted == expected, f"{name}: {properties['FilterPattern']}"
-
-
 def test_error_alarm_counts_the_error_log_filter(dev_stateless: Template) -> None:
     alarm = _alarms(dev_stateless)["download-service-dev-Logs-Error-Logs-Critical"]
     assert _single_metric(alarm) == ("download-service/dev", "ErrorLogs", "Sum", 300)
@@ -553,55 +406,6 @@ def test_saved_queries_exist_for_the_stage(synth: Synth, stage: str) -> None:
     assert "pct(duration_ms, 99)" in text["Latency percentiles"]
     assert "worker_boot" in text["Worker restarts"]
     assert '"sigterm"' in text["Start-up and shutdown timeline"]
-
-
-def test_queries_use_fields_and_events_the_service_really_logs(service_lines: list[str]) -> None:
-    records = _records(service_lines)
-    events = {r.get("event") for r in records}
-    access_fields = set().union(*(r for r in records if r.get("event") == "access"))
-    assert {"path", "status", "duration_ms"} <= access_fields
-    for event in ("starting", "ready", "worker_boot", "sigterm", "worker_exit", "shutdown"):
-        assert event in events
-        assert f'"{event}"' in QUERIES["Start-up and shutdown timeline"]["filter_statements"][0]
-    for field in ("worker_pid", "version", "graceful_timeout_s", "exception"):
-        assert any(field in r for r in records), field
-
-
-# ---- the filter-pattern evaluator itself -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("pattern", "line", "expected"),
-    [
-        ('{ $.level = "error" }', '{"level": "error"}', True),
-        ('{ $.level = "error" }', '{"level": "ERROR"}', False),  # case-sensitive
-        ("{ $.level = error }", '{"level": "error"}', True),  # bare string
-        ('{ $.level != "error" }', '{"level": "info"}', True),
-        ('{ $.level = "err*" }', '{"level": "error"}', True),
-        ('{ $.exception = "*" }', '{"exception": "Traceback..."}', True),
-        ('{ $.exception = "*" }', '{"level": "error"}', False),  # missing field
-        ("{ $.status >= 500 }", '{"status": 503}', True),
-        ("{ $.status >= 500 }", '{"status": "503"}', False),  # a string is not a number
-        ("{ $.status >= 500 }", '{"status": 499}', False),
-        ("{ $.status = 5* }", '{"status": "5xx"}', True),
-        ('{ ($.a = 1) && ($.b = 2) || $.c = "x" }', '{"a": 1, "b": 3, "c": "x"}', True),
-        ('{ $.a = 1 && ($.b = 2 || $.c = "x") }', '{"a": 2, "c": "x"}', False),
-        ("{ $.user.id = 7 }", '{"user": {"id": 7}}', True),
-        ("{ $.items[1] = 2 }", '{"items": [1, 2]}', True),
-        ("{ $.flag IS TRUE }", '{"flag": true}', True),
-        ("{ $.gone IS NULL }", '{"gone": null}', True),
-        ("{ $.gone NOT EXISTS }", "{}", True),
-        ('{ $.level = "error" }', "Traceback (most recent call last):", False),  # not JSON
-    ],
-)
-def test_filter_evaluator(pattern: str, line: str, expected: bool) -> None:
-    assert matches(pattern, line) is expected
-
-
-@pytest.mark.parametrize("pattern", ["ERROR", "{ $.message = %regex% }", "{ $.a = }", "{ $.a > abc }"])
-def test_filter_evaluator_refuses_what_it_does_not_understand(pattern: str) -> None:
-    with pytest.raises(UnsupportedPatternError):
-        matches(pattern, "{}")
 
 
 # ---- config -------------------------------------------------------------------------------------------------------

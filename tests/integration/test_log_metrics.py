@@ -1,0 +1,190 @@
+"""The CloudWatch metric filters (stages.monitoring.logs.LOG_METRICS) over lines the real service writes.
+
+The production gunicorn command runs twice: against storage that refuses connections (s3_error + 503) and against
+SeaweedFS behind a proxy that cuts every stream (a download aborted mid-way: errors and an exception), each stopped
+with SIGTERM; plus the service's own `busy` refusal, produced in-process by the Flask app and the same
+JsonFormatter. Each filter must count exactly the lines its definition says, and nothing else. The filters as
+synthesized per stage are the infra suite's concern (tests/infra/test_monitoring.py); this suite starts servers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import io
+import json
+import logging
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+
+from devtools.gunicorn_server import GunicornServer
+from devtools.seaweed import free_ports
+from download_service.app import create_app
+from download_service.logs import JsonFormatter
+from download_service.settings import Settings
+from stages.monitoring.logs import LOG_METRICS, QUERIES
+
+from .cloudwatch_filter import UnsupportedPatternError, matches
+from .conftest import BUCKET, server_env
+from .faultproxy import FaultProxy
+
+_CUT_KEY, _CUT_SIZE = "log-metrics/cut.bin", 16 * 1024 * 1024
+_REQUESTS = (
+    ("GET", "/health"),
+    ("GET", f"/files/{_CUT_KEY}"),
+    ("HEAD", "/files/x.bin"),
+    ("GET", "/nope"),
+    ("POST", "/files/x.bin"),
+)
+#: Fail fast against storage that is not there: one attempt, a short connect timeout.
+_IMPATIENT = {"S3_MAX_ATTEMPTS": "1", "S3_CONNECT_TIMEOUT": "1"}
+
+
+def _http(url: str, method: str = "GET") -> int:
+    """The status; a body is read to the end (or to where the server cut it), as a real client would."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=10) as response:
+            with contextlib.suppress(http.client.IncompleteRead):
+                response.read()
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def _run(server) -> tuple[list[str], list[int]]:
+    """The statuses of _REQUESTS, then every line the server wrote until its graceful stop."""
+    try:
+        statuses = [_http(server.url + path, method) for method, path in _REQUESTS]
+    finally:
+        server.stop()
+    return server.log_lines(), statuses
+
+
+def _busy_line() -> str:
+    """The service's own `busy` refusal: every download slot taken, one more GET (in-process, real formatter)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("download_service")
+    saved = (logger.handlers, logger.level, logger.propagate)
+    logger.handlers, logger.propagate = [handler], False
+    logger.setLevel(logging.INFO)
+    try:
+        app = create_app(Settings(files_bucket=BUCKET, threads=4))
+        slots = app.extensions["download_service"]._slots
+        while slots.acquire(blocking=False):
+            pass
+        assert app.test_client().get("/files/any.bin").status_code == 503
+    finally:
+        logger.handlers, logger.level, logger.propagate = saved
+    return stream.getvalue().strip()
+
+
+@pytest.fixture(scope="module")
+def service_lines(seaweed, s3, tmp_path_factory) -> list[str]:
+    """Every line the real service wrote: one server without storage, one whose streams are cut, one refusal."""
+    refused = f"http://127.0.0.1:{free_ports(1)[0]}"  # nothing listens: EndpointConnectionError -> 503
+    s3.put_object(Bucket=BUCKET, Key=_CUT_KEY, Body=bytes(range(256)) * (_CUT_SIZE // 256))
+    with FaultProxy(seaweed.port) as proxy:
+        # Every connection reset after 2 MiB: the 16 MiB download aborts mid-stream once its resumes are used up.
+        proxy.reset_after(2 * 1024 * 1024, times=None)
+        down, cut = (
+            GunicornServer(server_env(seaweed, AWS_ENDPOINT_URL_S3=endpoint, **_IMPATIENT), log_dir=logs).start()
+            for endpoint, logs in (
+                (refused, tmp_path_factory.mktemp("s3-down")),
+                (proxy.endpoint_url, tmp_path_factory.mktemp("s3-cut")),
+            )
+        )
+        (down_lines, down_statuses), (cut_lines, cut_statuses) = _run(down), _run(cut)
+    assert down_statuses == [200, 503, 503, 404, 405]
+    assert cut_statuses == [200, 200, 404, 404, 405]  # the 200 download ends short of its Content-Length
+    assert any(json.loads(line).get("event") == "stream_aborted" for line in cut_lines)
+    return down_lines + cut_lines + [_busy_line()]
+
+
+def _records(lines: list[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in lines]
+
+
+#: What each metric filter must count, stated on the parsed record (independently of the filter pattern).
+COUNTS = {
+    "Http5xx": lambda r: r.get("event") == "access" and r["status"] >= 500,
+    "ErrorLogs": lambda r: r["level"] in ("error", "critical"),
+    "Exceptions": lambda r: "exception" in r,
+    "S3Errors": lambda r: r.get("event") == "s3_error",
+    "Busy": lambda r: r.get("event") == "busy",
+    "WorkerBoots": lambda r: r.get("event") == "worker_boot",
+}
+
+
+def test_the_sample_covers_every_kind_of_line(service_lines: list[str]) -> None:
+    records = _records(service_lines)  # every line is JSON
+    events = {r.get("event") for r in records}
+    assert {"access", "starting", "ready", "worker_boot", "s3_error", "busy", "sigterm", "worker_exit"} <= events
+    assert "shutdown" in events
+    assert any("event" not in r for r in records)  # gunicorn's own messages ("Booting worker with pid: ...")
+    # The trap the 5xx filter must avoid: the s3_error warning carries a 5xx `status` too.
+    assert any(r.get("event") == "s3_error" and r["status"] >= 500 for r in records)
+
+
+def test_metric_filters_count_exactly_their_lines_of_the_real_service(service_lines: list[str]) -> None:
+    assert {spec.name for spec in LOG_METRICS} == set(COUNTS)
+    records = _records(service_lines)
+    for spec in LOG_METRICS:
+        pattern = spec.pattern.log_pattern_string
+        counted = [line for line in service_lines if matches(pattern, line)]
+        expected = [line for line, record in zip(service_lines, records, strict=True) if COUNTS[spec.name](record)]
+        assert expected, f"{spec.name}: no sample line"
+        assert counted == expected, f"{spec.name}: {pattern}"
+
+
+def test_queries_use_fields_and_events_the_service_really_logs(service_lines: list[str]) -> None:
+    records = _records(service_lines)
+    events = {r.get("event") for r in records}
+    access_fields = set().union(*(r for r in records if r.get("event") == "access"))
+    assert {"path", "status", "duration_ms"} <= access_fields
+    for event in ("starting", "ready", "worker_boot", "sigterm", "worker_exit", "shutdown"):
+        assert event in events
+        assert f'"{event}"' in QUERIES["Start-up and shutdown timeline"]["filter_statements"][0]
+    for field in ("worker_pid", "version", "graceful_timeout_s", "exception"):
+        assert any(field in r for r in records), field
+
+
+# ---- the filter-pattern evaluator itself -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "line", "expected"),
+    [
+        ('{ $.level = "error" }', '{"level": "error"}', True),
+        ('{ $.level = "error" }', '{"level": "ERROR"}', False),  # case-sensitive
+        ("{ $.level = error }", '{"level": "error"}', True),  # bare string
+        ('{ $.level != "error" }', '{"level": "info"}', True),
+        ('{ $.level = "err*" }', '{"level": "error"}', True),
+        ('{ $.exception = "*" }', '{"exception": "Traceback..."}', True),
+        ('{ $.exception = "*" }', '{"level": "error"}', False),  # missing field
+        ("{ $.status >= 500 }", '{"status": 503}', True),
+        ("{ $.status >= 500 }", '{"status": "503"}', False),  # a string is not a number
+        ("{ $.status >= 500 }", '{"status": 499}', False),
+        ("{ $.status = 5* }", '{"status": "5xx"}', True),
+        ('{ ($.a = 1) && ($.b = 2) || $.c = "x" }', '{"a": 1, "b": 3, "c": "x"}', True),
+        ('{ $.a = 1 && ($.b = 2 || $.c = "x") }', '{"a": 2, "c": "x"}', False),
+        ("{ $.user.id = 7 }", '{"user": {"id": 7}}', True),
+        ("{ $.items[1] = 2 }", '{"items": [1, 2]}', True),
+        ("{ $.flag IS TRUE }", '{"flag": true}', True),
+        ("{ $.gone IS NULL }", '{"gone": null}', True),
+        ("{ $.gone NOT EXISTS }", "{}", True),
+        ('{ $.level = "error" }', "Traceback (most recent call last):", False),  # not JSON
+    ],
+)
+def test_filter_evaluator(pattern: str, line: str, expected: bool) -> None:
+    assert matches(pattern, line) is expected
+
+
+@pytest.mark.parametrize("pattern", ["ERROR", "{ $.message = %regex% }", "{ $.a = }", "{ $.a > abc }"])
+def test_filter_evaluator_refuses_what_it_does_not_understand(pattern: str) -> None:
+    with pytest.raises(UnsupportedPatternError):
+        matches(pattern, "{}")
