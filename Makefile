@@ -74,8 +74,8 @@ lint: $(STAMP) ## ruff, hadolint
 test-container: $(STAMP) ## build the image (podman, stand-in base) and run it read-only against SeaweedFS
 	$(BIN)/pytest tests/container
 
-image: $(STAMP) ## build the service image as localhost/download-service:test (see tests/container/images.py)
-	$(BIN)/python -m tests.container.images --version "$$(git rev-parse --short HEAD 2>/dev/null || echo dev)"
+image: $(STAMP) ## build the service image as localhost/download-service:test (see devtools/images.py)
+	$(BIN)/python -m devtools.images --version "$$(git rev-parse --short HEAD 2>/dev/null || echo dev)"
 
 clean: ## remove build output, caches and local data (keeps .venv)
 	rm -rf cdk.out .pytest_cache .ruff_cache .coverage htmlcov .local reports

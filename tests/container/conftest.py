@@ -21,9 +21,9 @@ from pathlib import Path
 import boto3
 import pytest
 
+from devtools import images
 from devtools.seaweed import SeaweedS3, free_ports
 from download_service import contract
-from tests.container import images
 
 BUCKET = "container-files"
 READY_TIMEOUT_S = 60

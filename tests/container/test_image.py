@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools import images
 from download_service import contract
-from tests.container import images
 from tests.container.conftest import BUCKET, json_lines, start_container
 
 REPO = Path(__file__).resolve().parents[2]

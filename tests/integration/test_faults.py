@@ -1,7 +1,7 @@
 """Faults between the service and S3: stopped, slow, hung, throttled, reset mid-stream, and back again.
 
-Real gunicorn (production config) talks to SeaweedFS through `faultproxy.FaultProxy`, which injects each fault on
-loopback. The S3 timeouts are shortened through the same environment variables production uses, so every
+Real gunicorn (production config) talks to SeaweedFS through `devtools.faultproxy.FaultProxy`, which injects each
+fault on loopback. The S3 timeouts are shortened through the same environment variables production uses, so every
 deadline below is computed from the configuration rather than picked to pass.
 """
 
@@ -16,11 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from devtools.faultproxy import FaultProxy
 from devtools.gunicorn_server import GunicornServer
 from download_service import contract
 
 from .conftest import BUCKET, server_env
-from .faultproxy import FaultProxy
 
 MiB = 1024 * 1024
 FAULT_KEY = "faults/16MiB.bin"

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from devtools.faultproxy import FaultProxy
 from devtools.gunicorn_server import GunicornServer
 from devtools.seaweed import free_ports
 from download_service.app import create_app
@@ -29,7 +30,6 @@ from stages.monitoring.logs import LOG_METRICS, QUERIES
 
 from .cloudwatch_filter import UnsupportedPatternError, matches
 from .conftest import BUCKET, server_env
-from .faultproxy import FaultProxy
 
 _CUT_KEY, _CUT_SIZE = "log-metrics/cut.bin", 16 * 1024 * 1024
 _REQUESTS = (

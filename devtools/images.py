@@ -1,4 +1,4 @@
-"""Build the service image on a machine without a Docker engine or registry access (test infrastructure).
+"""Build the service image on a machine without a Docker engine or registry access (`make image`, tests/container).
 
 The product is the repository's `Dockerfile`; this module only gets it built and run here:
 
@@ -10,7 +10,7 @@ The product is the repository's `Dockerfile`; this module only gets it built and
   recipe label matches. Caveat: its python is Debian's 3.11, the product base has 3.12 (the lock is universal
   for 3.11+). Set `CONTAINER_BASE_IMAGE` to build on another base instead (e.g. the real one, where reachable).
 
-CLI (`make image`):  python -m tests.container.images [--tag TAG] [--rebuild-base]
+CLI (`make image`):  python -m devtools.images [--tag TAG] [--rebuild-base]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
+REPO = HERE.parent
 CONTAINERS_CONF = HERE / "containers.conf"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 DEBIAN_MIRROR = os.environ.get("DEBIAN_MIRROR", "http://deb.debian.org/debian")
@@ -115,7 +115,9 @@ def ensure_base_image(engine: Engine, *, rebuild: bool = False, log=print) -> st
     if os.geteuid() != 0:
         raise NoEngineError("building the stand-in base image needs root (debootstrap), or set CONTAINER_BASE_IMAGE")
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="base-rootfs-", dir="/var/tmp") as tmp:
+    # A private directory of its own (mkdtemp); under /var/tmp, which is disk-backed, because /tmp may be a small
+    # tmpfs and the root filesystem is a few hundred MiB.
+    with tempfile.TemporaryDirectory(prefix="base-rootfs-", dir="/var/tmp") as tmp:  # nosec B108
         rootfs = Path(tmp) / "rootfs"
         subprocess.run(
             [
