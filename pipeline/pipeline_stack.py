@@ -14,11 +14,12 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from stages.canary import CANARY_KEY, canary_sha256
-from stages.config import AppConfig, PipelineConfig, StageConfig
+from stages.config import StageConfig
 from stages.stage import ServiceStage
 
 from . import buildspec as buildspec_file
 from .approval import LinkedApprovalStep
+from .config import PipelineConfig
 from .nag_acks import acknowledge_pipeline
 from .notifications import PipelineNotifications
 from .pr_validation import PullRequestValidation
@@ -45,12 +46,18 @@ def cdk_cli_version(package_json: Path = REPO_ROOT / "package.json") -> str:
 class PipelineStack(Stack):
     """Owns the pipeline and the stages it deploys (`self.stages`, in order)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, **kwargs: Any) -> None:
-        assert config.pipeline is not None
-        pipeline_config: PipelineConfig = config.pipeline
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PipelineConfig,
+        stages: list[StageConfig],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.config = pipeline_config
-        stage_configs = [config.stages[name] for name in pipeline_config.stages]
+        self.config = pipeline_config = config
+        stage_configs = stages
         cross_account = any(stage.account != pipeline_config.account for stage in stage_configs)
         spec = buildspec_file.load()
 
@@ -136,13 +143,14 @@ class PipelineStack(Stack):
     def _dns_check(self, stage: StageConfig) -> pipelines.CodeBuildStep | None:
         """Before a stage with a domain: is its hosted zone delegated? (else ACM validation hangs for hours).
         Only where the pipeline's account can read the zone (the stage shares the pipeline's account)."""
-        if stage.hosted_zone is None:
+        zone = stage.domain.hosted_zone
+        if zone is None:
             return None
         if stage.account != self.config.account:
             Annotations.of(self).add_warning_v2(
                 "download-service:dns-unchecked",
                 f"Stage {stage.name!r} is in account {stage.account}, not the pipeline's: the pipeline cannot check "
-                f"that hosted zone {stage.hosted_zone.name} is delegated. Run `make check-dns STAGE={stage.name}` "
+                f"that hosted zone {zone.name} is delegated. Run `make check-dns STAGE={stage.name}` "
                 "with that account's credentials before its first deployment.",
             )
             return None
@@ -154,7 +162,7 @@ class PipelineStack(Stack):
             role_policy_statements=[
                 iam.PolicyStatement(
                     actions=["route53:GetHostedZone"],
-                    resources=[f"arn:{self.partition}:route53:::hostedzone/{stage.hosted_zone.id}"],
+                    resources=[f"arn:{self.partition}:route53:::hostedzone/{zone.id}"],
                 )
             ],
             partial_build_spec=codebuild.BuildSpec.from_object(

@@ -8,7 +8,7 @@ from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from stages.config import PipelineConfig
+from .config import PipelineConfig
 
 #: What CodeBuild needs to clone through a connection and to create the webhook (both service prefixes: the
 #: connection ARN's service name decides which one IAM evaluates).

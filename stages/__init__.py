@@ -1,7 +1,9 @@
-"""CDK stages for the download service (design §4)."""
+"""The deployable copy of the download service (design §4): `ServiceStage` and its typed configuration.
 
-from .config import AppConfig, ConfigError, StageConfig, load
-from .dns import DnsStack
+Nothing here imports `pipeline/` or the composition root (`app.py`): they build on this package, never the reverse.
+"""
+
+from .config import ConfigError, StageConfig, load_stages
 from .stage import ServiceStage
 
-__all__ = ["AppConfig", "ConfigError", "DnsStack", "ServiceStage", "StageConfig", "load"]
+__all__ = ["ConfigError", "ServiceStage", "StageConfig", "load_stages"]

@@ -15,7 +15,7 @@ from constructs import Construct
 
 from .common import nag
 from .common.retention import stage_log_group
-from .config import StageConfig
+from .config import LogsConfig
 
 #: Outside the image's .dockerignore allowlist: it never changes the image.
 CANARY_FILE = Path(__file__).resolve().parent.parent / "canary" / "smoke-canary.txt"
@@ -36,17 +36,19 @@ class Canary(Construct):
     changes; left in place when the stack is deleted (the bucket's own removal policy decides).
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, bucket_name: str, files_prefix: str, logs: LogsConfig
+    ) -> None:
         super().__init__(scope, construct_id)
-        bucket = s3.Bucket.from_bucket_name(self, "FilesBucket", config.files_bucket_name)
+        bucket = s3.Bucket.from_bucket_name(self, "FilesBucket", bucket_name)
         self.key = CANARY_KEY
         self.sha256 = canary_sha256()
-        self.object_key = config.files_prefix + CANARY_KEY
+        self.object_key = files_prefix + CANARY_KEY
         put = cr.AwsSdkCall(
             service="S3",
             action="putObject",
             parameters={
-                "Bucket": config.files_bucket_name,
+                "Bucket": bucket_name,
                 "Key": self.object_key,
                 "Body": CANARY_FILE.read_text(encoding="utf-8"),
                 "ContentType": "text/plain; charset=utf-8",
@@ -63,7 +65,7 @@ class Canary(Construct):
                 [iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(self.object_key)])]
             ),
             install_latest_aws_sdk=False,  # the runtime's SDK: no npm install from the internet at deploy time
-            log_group=stage_log_group(self, "WriterLogs", config),
+            log_group=stage_log_group(self, "WriterLogs", logs),
         )
         nag.acknowledge(
             self._provider_role(),

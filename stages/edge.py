@@ -14,7 +14,7 @@ from constructs import Construct
 from download_service import contract
 
 from .common import nag
-from .config import StageConfig
+from .config import DomainConfig
 from .network import Network
 
 #: TLS 1.3 (and 1.2 for older clients) with forward-secret AEAD ciphers only, plus hybrid post-quantum key
@@ -25,13 +25,21 @@ SSL_POLICY = elbv2.SslPolicy.TLS13_12_RES_PQ
 class Edge(Construct):
     """Internet-facing ALB in the public subnets forwarding to `target_group` (IP targets on contract.PORT).
 
-    With `config.domain_name`: HTTPS on 443 with a DNS-validated certificate, 80 redirects to 443, and an alias
+    With `domain.domain_name`: HTTPS on 443 with a DNS-validated certificate, 80 redirects to 443, and an alias
     record. Without: plain HTTP on 80 and a synth warning (config validation refuses this for production).
     `url` is the service's base URL.
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: StageConfig, network: Network, log_bucket: s3.IBucket
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        domain: DomainConfig,
+        deletion_protection: bool,
+        stage_name: str,
+        network: Network,
+        log_bucket: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -58,7 +66,7 @@ class Edge(Construct):
             drop_invalid_header_fields=True,
             # Below gunicorn's keep-alive (contract.KEEPALIVE_S): the ALB, not gunicorn, closes idle connections.
             idle_timeout=Duration.seconds(contract.ALB_IDLE_TIMEOUT_S),
-            deletion_protection=config.protect,
+            deletion_protection=deletion_protection,
         )
         self.load_balancer.log_access_logs(log_bucket, "alb")
 
@@ -81,16 +89,16 @@ class Edge(Construct):
             ),
         )
 
-        if config.domain_name and config.hosted_zone:
+        if domain.domain_name and domain.hosted_zone:
             self.hosted_zone = route53.HostedZone.from_hosted_zone_attributes(
-                self, "Zone", hosted_zone_id=config.hosted_zone.id, zone_name=config.hosted_zone.name
+                self, "Zone", hosted_zone_id=domain.hosted_zone.id, zone_name=domain.hosted_zone.name
             )
             # CloudFormation waits until ACM sees the validation record: the zone must already be delegated
             # (README "DNS"), or this resource waits for hours before failing.
             self.certificate = acm.Certificate(
                 self,
                 "Certificate",
-                domain_name=config.domain_name,
+                domain_name=domain.domain_name,
                 validation=acm.CertificateValidation.from_dns(self.hosted_zone),
             )
             self.https_listener = self.load_balancer.add_listener(
@@ -113,10 +121,10 @@ class Edge(Construct):
                 self,
                 "Alias",
                 zone=self.hosted_zone,
-                record_name=config.domain_name,
+                record_name=domain.domain_name,
                 target=route53.RecordTarget.from_alias(targets.LoadBalancerTarget(self.load_balancer)),
             )
-            self.url = f"https://{config.domain_name}"
+            self.url = f"https://{domain.domain_name}"
         else:
             self.hosted_zone = None
             self.certificate = None
@@ -131,6 +139,6 @@ class Edge(Construct):
             self.url = f"http://{self.load_balancer.load_balancer_dns_name}"
             Annotations.of(self).add_warning_v2(
                 "download-service:http-only",
-                f"Stage {config.name!r} has no domain_name: the service is served over plain HTTP on the ALB's "
+                f"Stage {stage_name!r} has no domain_name: the service is served over plain HTTP on the ALB's "
                 "DNS name. Set domain_name and hosted_zone in cdk.json for HTTPS.",
             )

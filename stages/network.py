@@ -9,7 +9,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from .common.retention import stage_log_group
-from .config import StageConfig
+from .config import LogsConfig, NetworkConfig
 
 #: Interface endpoints the tasks need: pull the image (ecr.api + ecr.dkr) and ship logs. Nothing else: S3 goes
 #: through the free gateway endpoint, and each interface endpoint costs per AZ-hour.
@@ -32,11 +32,19 @@ class Network(Construct):
     policy allows reads of the files bucket and the ECR layer bucket and nothing else.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, files_bucket: s3.IBucket) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: NetworkConfig,
+        logs: LogsConfig,
+        files_bucket: s3.IBucket,
+    ) -> None:
         super().__init__(scope, construct_id)
         region = Stack.of(self).region
 
-        self.flow_log_group = stage_log_group(self, "FlowLogs", config)
+        self.flow_log_group = stage_log_group(self, "FlowLogs", logs)
         self.vpc = ec2.Vpc(
             self,
             "Vpc",

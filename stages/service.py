@@ -17,7 +17,7 @@ from download_service import contract
 
 from .common import nag
 from .common.retention import stage_log_group
-from .config import StageConfig
+from .config import LogsConfig, ServiceConfig, TasksConfig
 from .network import Network
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +43,9 @@ class Service(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        config: StageConfig,
+        tasks: TasksConfig,
+        settings: ServiceConfig,
+        logs: LogsConfig,
         network: Network,
         files_bucket: s3.IBucket,
         target_group: elbv2.ApplicationTargetGroup,
@@ -53,13 +55,13 @@ class Service(Construct):
         self.cluster = ecs.Cluster(
             self, "Cluster", vpc=network.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED
         )
-        self.log_group = stage_log_group(self, "Logs", config)
+        self.log_group = stage_log_group(self, "Logs", logs)
 
         self.task_definition = ecs.FargateTaskDefinition(
             self,
             "Task",
-            cpu=config.cpu,
-            memory_limit_mib=config.memory_mib,
+            cpu=tasks.cpu,
+            memory_limit_mib=tasks.memory_mib,
             runtime_platform=ecs.RuntimePlatform(
                 cpu_architecture=ecs.CpuArchitecture.X86_64,
                 operating_system_family=ecs.OperatingSystemFamily.LINUX,
@@ -72,7 +74,7 @@ class Service(Construct):
             iam.PolicyStatement(
                 sid="ReadFiles",
                 actions=["s3:GetObject"],
-                resources=[files_bucket.arn_for_objects(f"{config.files_prefix}*")],
+                resources=[files_bucket.arn_for_objects(f"{settings.files_prefix}*")],
             )
         )
         self.task_definition.add_to_task_role_policy(
@@ -80,7 +82,7 @@ class Service(Construct):
         )
         nag.acknowledge(
             self.task_definition.task_role.node.find_child("DefaultPolicy"),
-            f"AwsSolutions-IAM5[Resource::{files_bucket.arn_for_objects(config.files_prefix)}*]",
+            f"AwsSolutions-IAM5[Resource::{files_bucket.arn_for_objects(settings.files_prefix)}*]",
             "The service serves any object under the configured key prefix; s3:GetObject only, on that prefix only.",
         )
 
@@ -97,8 +99,8 @@ class Service(Construct):
             port_mappings=[ecs.PortMapping(container_port=contract.PORT, protocol=ecs.Protocol.TCP)],
             environment={
                 "FILES_BUCKET": files_bucket.bucket_name,
-                "FILES_PREFIX": config.files_prefix,
-                "LOG_LEVEL": config.log_level,
+                "FILES_PREFIX": settings.files_prefix,
+                "LOG_LEVEL": settings.log_level,
                 # Tasks are reachable only from the ALB's security group, so every peer is the ALB.
                 "FORWARDED_ALLOW_IPS": "*",
                 # The image asset's content hash: identifies exactly what runs.
@@ -162,7 +164,7 @@ class Service(Construct):
         )
         self.service.attach_to_application_target_group(target_group)
 
-        self.scaling = self.service.auto_scale_task_count(min_capacity=config.min_tasks, max_capacity=config.max_tasks)
+        self.scaling = self.service.auto_scale_task_count(min_capacity=tasks.min_tasks, max_capacity=tasks.max_tasks)
         self.scaling.scale_on_cpu_utilization(
             "Cpu",
             target_utilization_percent=50,
@@ -171,7 +173,7 @@ class Service(Construct):
         )
         self.scaling.scale_on_request_count(
             "Requests",
-            requests_per_target=config.requests_per_target,
+            requests_per_target=tasks.requests_per_target,
             target_group=target_group,
             scale_in_cooldown=Duration.seconds(300),
             scale_out_cooldown=Duration.seconds(60),

@@ -27,7 +27,9 @@ class ServiceStage(Stage):
             env=Environment(account=config.account, region=config.region),
         )
         self.config = config
-        self.stateful = StatefulStack(self, "Stateful", config=config)
+        self.stateful = StatefulStack(
+            self, "Stateful", bucket_name=config.files_bucket_name, production=config.production, logs=config.logs
+        )
         self.stateless = StatelessStack(
             self,
             "Stateless",
@@ -36,7 +38,13 @@ class ServiceStage(Stage):
         )
         self.stateless.add_stack_dependency(self.stateful, "the files bucket must exist before the service reads it")
         # In the stateless stack: it writes into the bucket (which must exist) and holds no data of its own.
-        self.canary = Canary(self.stateless, "Canary", config=config)
+        self.canary = Canary(
+            self.stateless,
+            "Canary",
+            bucket_name=config.files_bucket_name,
+            files_prefix=config.service.files_prefix,
+            logs=config.logs,
+        )
         self.service_url_output = self.stateless.service_url_output
         self.bucket_name_output = self.stateful.bucket_name_output
         Tags.of(self).add("service", contract.SERVICE_NAME)

@@ -7,16 +7,27 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from .config import StageConfig
+from .config import LogsConfig
 from .storage import Storage
 
 
 class StatefulStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: Any) -> None:
+    """The files bucket and the log bucket; `production` keeps both (RETAIN) and protects the stack."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bucket_name: str,
+        production: bool,
+        logs: LogsConfig,
+        **kwargs: Any,
+    ) -> None:
         # Honoured by `cdk deploy`; CDK Pipelines' change-set deploys drop it (aws-cdk#17871): README's one-time
         # `update-termination-protection` covers the pipeline. RETAIN on the buckets protects the data either way.
-        super().__init__(scope, construct_id, termination_protection=config.production, **kwargs)
-        self.storage = Storage(self, "Storage", config=config)
+        super().__init__(scope, construct_id, termination_protection=production, **kwargs)
+        self.storage = Storage(self, "Storage", bucket_name=bucket_name, retain=production, logs=logs)
         self.files_bucket = self.storage.files_bucket
         self.log_bucket = self.storage.log_bucket
         self.bucket_name_output = CfnOutput(

@@ -1,4 +1,4 @@
-"""Everything that can be replaced at will: network, edge, service (and, with the monitoring issue, monitoring)."""
+"""Everything that can be replaced at will: network, edge, service, monitoring."""
 
 from __future__ import annotations
 
@@ -16,11 +16,9 @@ from .service import Service
 
 
 class StatelessStack(Stack):
-    """Network -> Edge -> Service, wired together.
+    """Network -> Edge -> Service -> Monitoring, wired together; each unit gets only its own config sections.
 
-    Seam for monitoring: construct it last, from `self.service` (ECS service, log group, scaling), `self.edge`
-    (load balancer, target group) and `self.config` (alarm_email, monthly_budget_usd), e.g.
-    ``self.monitoring = Monitoring(self, "Monitoring", config=config, service=self.service, edge=self.edge)``.
+    Outputs the service URL (the pipeline's smoke step reads it) and the dashboard URL.
     """
 
     def __init__(
@@ -33,22 +31,41 @@ class StatelessStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.config = config
+        self._availability_zones = config.availability_zones
         # By its deterministic name: no cross-stack reference, so the task role policy and the endpoint policy
         # are plain ARNs (and the stateful stack's outputs are never export-locked by this stack).
         files_bucket = s3.Bucket.from_bucket_name(self, "FilesBucket", config.files_bucket_name)
-        self.network = Network(self, "Network", config=config, files_bucket=files_bucket)
-        self.edge = Edge(self, "Edge", config=config, network=self.network, log_bucket=log_bucket)
+        self.network = Network(self, "Network", config=config.network, logs=config.logs, files_bucket=files_bucket)
+        self.edge = Edge(
+            self,
+            "Edge",
+            domain=config.domain,
+            deletion_protection=config.protect,
+            stage_name=config.name,
+            network=self.network,
+            log_bucket=log_bucket,
+        )
         self.service = Service(
             self,
             "Service",
-            config=config,
+            tasks=config.tasks,
+            settings=config.service,
+            logs=config.logs,
             network=self.network,
             files_bucket=files_bucket,
             target_group=self.edge.target_group,
         )
         self.service_url_output = CfnOutput(self, "ServiceUrl", value=self.edge.url, description="Service base URL")
-        self.monitoring = Monitoring(self, "Monitoring", config=config, service=self.service, edge=self.edge)
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            stage_name=config.name,
+            alarms=config.alarms,
+            budget=config.budget,
+            tasks=config.tasks,
+            service=self.service,
+            edge=self.edge,
+        )
         self.dashboard_url_output = CfnOutput(
             self, "DashboardUrl", value=self.monitoring.dashboard_url, description="CloudWatch dashboard"
         )
@@ -57,6 +74,6 @@ class StatelessStack(Stack):
     def availability_zones(self) -> list[str]:
         """The VPC's two AZs, without the AZ context lookup an account-specific stack would otherwise need (synth
         stays offline): cdk.json's `availability_zones` if set, else the account's first two (Fn::GetAZs)."""
-        if self.config.availability_zones:
-            return list(self.config.availability_zones)
+        if self._availability_zones:
+            return list(self._availability_zones)
         return [Fn.select(index, Fn.get_azs()) for index in range(2)]

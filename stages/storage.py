@@ -7,7 +7,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from .common.buckets import private_bucket
-from .config import StageConfig
+from .config import LogsConfig
 
 
 class Storage(Construct):
@@ -18,9 +18,10 @@ class Storage(Construct):
     bucket would add kms:Decrypt to the task role and a KMS interface endpoint to the NAT-less VPC for no gain here.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, bucket_name: str, retain: bool, logs: LogsConfig
+    ) -> None:
         super().__init__(scope, construct_id)
-        retain = config.production
 
         self.log_bucket = private_bucket(
             self,
@@ -29,7 +30,7 @@ class Storage(Construct):
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="expire-logs",
-                    expiration=Duration.days(config.log_retention_days),
+                    expiration=Duration.days(logs.retention_days),
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
@@ -41,7 +42,7 @@ class Storage(Construct):
             self,
             "FilesBucket",
             retain=retain,
-            bucket_name=config.files_bucket_name,
+            bucket_name=bucket_name,
             versioned=True,
             server_access_logs_bucket=self.log_bucket,
             server_access_logs_prefix="s3/files/",

@@ -6,7 +6,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from ..config import LOG_RETENTION_DAYS, StageConfig
+from ..config import LOG_RETENTION_DAYS, LogsConfig
 
 # aws_logs.RetentionDays lists the periods in increasing order, INFINITE last.
 _BY_DAYS = dict(
@@ -24,11 +24,11 @@ def removal_policy(retain: bool) -> RemovalPolicy:
     return RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
 
 
-def stage_log_group(scope: Construct, construct_id: str, config: StageConfig) -> logs.LogGroup:
+def stage_log_group(scope: Construct, construct_id: str, config: LogsConfig) -> logs.LogGroup:
     """A log group kept for the stage's `log_retention_days`, and kept after stack deletion in production."""
     return logs.LogGroup(
         scope,
         construct_id,
-        retention=retention_days(config.log_retention_days),
-        removal_policy=removal_policy(config.production),
+        retention=retention_days(config.retention_days),
+        removal_policy=removal_policy(config.retain),
     )

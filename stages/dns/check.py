@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from ..config import CONTEXT_KEY, StageConfig, load
+from ..config import CONTEXT_KEY, DomainConfig, cdk_json_context, load_stages
 
 DOH_URL = "https://dns.google/resolve"
 
@@ -46,15 +46,16 @@ def public_name_servers(zone_name: str) -> set[str]:
 
 
 def check(
-    stage: StageConfig,
+    stage: str,
+    domain: DomainConfig,
     *,
     expected: Callable[[str], set[str]] = route53_name_servers,
     public: Callable[[str], set[str]] = public_name_servers,
 ) -> str:
     """Raise NotDelegatedError unless public DNS delegates the stage's zone to exactly its Route 53 name servers."""
-    if stage.hosted_zone is None:
-        return f"{stage.name}: no domain configured, nothing to check"
-    zone = stage.hosted_zone
+    if domain.hosted_zone is None:
+        return f"{stage}: no domain configured, nothing to check"
+    zone = domain.hosted_zone
     want = expected(zone.id)
     have = public(zone.name)
     if not have:
@@ -75,17 +76,15 @@ def _norm(name: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    from ..app import cdk_json_context
-
     if len(argv) != 1:
         print("usage: python -m stages.dns.check <stage>", file=sys.stderr)
         return 2
-    config = load(cdk_json_context().get(CONTEXT_KEY))
-    if argv[0] not in config.stages:
-        print(f"unknown stage {argv[0]!r} (cdk.json has: {', '.join(config.stages)})", file=sys.stderr)
+    stages = load_stages(cdk_json_context()[CONTEXT_KEY])
+    if argv[0] not in stages:
+        print(f"unknown stage {argv[0]!r} (cdk.json has: {', '.join(stages)})", file=sys.stderr)
         return 2
     try:
-        print(check(config.stages[argv[0]]))
+        print(check(argv[0], stages[argv[0]].domain))
     except NotDelegatedError as error:
         print(f"NOT DELEGATED: {error}", file=sys.stderr)
         return 1

@@ -8,7 +8,7 @@ from aws_cdk import CfnOutput, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
-from ..config import DnsConfig
+from .config import DnsConfig
 
 
 class DnsStack(Stack):

@@ -24,11 +24,12 @@ from constructs import Construct
 
 from download_service import contract
 
-from ..config import StageConfig
+from ..config import AlarmsConfig, BudgetConfig, TasksConfig
 from ..edge import Edge
 from ..service import Service
-from .alarms import FIVE_MINUTES, MINUTE, add_service_segments
 from .logs import ServiceLogs
+from .metrics import FIVE_MINUTES, MINUTE
+from .segments import add_service_segments
 from .spend import Spend
 from .topic import AlarmTopic
 
@@ -37,11 +38,20 @@ class Monitoring(Construct):
     """Exposes `topic` (publish anything that should page), `dashboard`, `dashboard_url`, `logs`, `budget`."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: StageConfig, service: Service, edge: Edge
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage_name: str,
+        alarms: AlarmsConfig,
+        budget: BudgetConfig,
+        tasks: TasksConfig,
+        service: Service,
+        edge: Edge,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.prefix = f"{contract.SERVICE_NAME}-{config.name}"
-        self.alarm_topic = AlarmTopic(self, "Alarms", config=config)
+        self.prefix = f"{contract.SERVICE_NAME}-{stage_name}"
+        self.alarm_topic = AlarmTopic(self, "Alarms", stage_name=stage_name, email=alarms.email)
         self.topic = self.alarm_topic.topic
 
         self.dashboards = DefaultDashboardFactory(
@@ -65,14 +75,15 @@ class Monitoring(Construct):
         )
         add_service_segments(
             self.facade,
-            config=config,
+            alarms=alarms,
+            tasks=tasks,
             prefix=self.prefix,
             service=service.service,
             load_balancer=edge.load_balancer,
             target_group=edge.target_group,
         )
 
-        self.logs = ServiceLogs(self, "Logs", config=config, log_group=service.log_group)
+        self.logs = ServiceLogs(self, "Logs", stage_name=stage_name, log_group=service.log_group)
         log_metrics = [self.logs.metric(name) for name in ("Http5xx", "Exceptions", "S3Errors", "Busy", "WorkerBoots")]
         self.facade.monitor_custom(
             human_readable_name="Service logs",
@@ -86,7 +97,7 @@ class Monitoring(Construct):
                             metric=self.logs.metric("ErrorLogs").with_(period=FIVE_MINUTES),
                             add_alarm={
                                 "Critical": CustomThreshold(
-                                    threshold=config.alarm_error_logs,
+                                    threshold=alarms.error_logs,
                                     comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                                     evaluation_periods=1,
                                     datapoints_to_alarm=1,
@@ -112,7 +123,7 @@ class Monitoring(Construct):
         # Alerting on spend is the Budget's job (Spend), which works from any region.
         self.facade.monitor_billing(human_readable_name="AWS estimated charges (us-east-1, whole account)")
 
-        self.spend = Spend(self, "Spend", config=config, topic=self.topic)
+        self.spend = Spend(self, "Spend", stage_name=stage_name, config=budget, topic=self.topic)
         self.budget = self.spend.budget
         if self.budget is not None:
             # Budgets checks at creation that it may publish to the topic.

@@ -16,8 +16,6 @@ from constructs import Construct
 
 from download_service import contract
 
-from ..config import StageConfig
-
 P = logs.FilterPattern
 
 
@@ -92,10 +90,10 @@ class ServiceLogs(Construct):
     """Metric filters (LOG_METRICS, namespace `download-service/<stage>`) and saved queries (QUERIES) on the
     task log group. `metric(name)` returns a filter's metric (Sum) for dashboards and alarms."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, log_group: logs.ILogGroup) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, stage_name: str, log_group: logs.ILogGroup) -> None:
         super().__init__(scope, construct_id)
         self.log_group = log_group
-        self.namespace = f"{contract.SERVICE_NAME}/{config.name}"
+        self.namespace = f"{contract.SERVICE_NAME}/{stage_name}"
         self.filters: dict[str, logs.MetricFilter] = {}
         for spec in LOG_METRICS:
             self.filters[spec.name] = logs.MetricFilter(
@@ -114,7 +112,7 @@ class ServiceLogs(Construct):
             logs.QueryDefinition(
                 self,
                 f"Query{index}",
-                query_definition_name=f"{contract.SERVICE_NAME}/{config.name}/{name}",
+                query_definition_name=f"{contract.SERVICE_NAME}/{stage_name}/{name}",
                 query_string=logs.QueryString(**props),
                 log_groups=[log_group],
             )

@@ -13,12 +13,10 @@ from constructs import Construct
 
 from download_service import contract
 
-from ..config import StageConfig
-
 
 class AlarmTopic(Construct):
     """An SNS topic encrypted with its own KMS key, SSL-only, that CloudWatch alarms and AWS Budgets of this
-    account (and only this account) may publish to; e-mails `config.alarm_email` when set.
+    account (and only this account) may publish to; e-mails `email` when set.
 
     A customer-managed key, not alias/aws/sns: the AWS-managed key's policy cannot be edited, so neither CloudWatch
     nor Budgets could encrypt a message for the topic and every notification would silently fail.
@@ -30,13 +28,13 @@ class AlarmTopic(Construct):
         "budgets.amazonaws.com": "arn:{partition}:budgets::{account}:*",
     }
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, stage_name: str, email: str | None) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.key = kms.Key(
             self,
             "Key",
-            description=f"{contract.SERVICE_NAME} {config.name}: encrypts the alarm topic's messages",
+            description=f"{contract.SERVICE_NAME} {stage_name}: encrypts the alarm topic's messages",
             enable_key_rotation=True,
             # It encrypts messages in flight only: nothing to recover after the topic is gone.
             removal_policy=RemovalPolicy.DESTROY,
@@ -45,7 +43,7 @@ class AlarmTopic(Construct):
         self.topic = sns.Topic(
             self,
             "Topic",
-            display_name=f"{contract.SERVICE_NAME} {config.name} alarms",
+            display_name=f"{contract.SERVICE_NAME} {stage_name} alarms",
             master_key=self.key,
             enforce_ssl=True,
         )
@@ -53,8 +51,8 @@ class AlarmTopic(Construct):
             self.allow_publishing(
                 service, source_arn.format(partition=stack.partition, region=stack.region, account=stack.account)
             )
-        if config.alarm_email:
-            self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+        if email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
 
     def allow_publishing(self, service: str, source_arn: str) -> None:
         """Let `service` publish (and encrypt for the topic) on behalf of `source_arn` resources of this account."""

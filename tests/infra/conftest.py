@@ -15,7 +15,8 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 import aws_cdk as cdk
 from aws_cdk.assertions import Template
 
-from stages.app import Built, build, cdk_json_context, new_app
+from app import Built, build, new_app
+from stages.config import cdk_json_context
 
 
 @dataclass

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from stages.app import CDK_JSON, cdk_json_context
-from stages.config import CONTEXT_KEY, LOG_RETENTION_DAYS, ConfigError, load
+from app import load
+from stages.config import CDK_JSON, CONTEXT_KEY, LOG_RETENTION_DAYS, ConfigError, cdk_json_context
 
 REPO_ROOT = CDK_JSON.parent
 
@@ -27,11 +27,11 @@ def test_cdk_json_loads() -> None:
     assert set(config.stages) >= {"dev", "prod"}
     prod = config.stages["prod"]
     assert prod.production
-    assert prod.https
+    assert prod.domain.https
     assert prod.protect
     assert not config.stages["dev"].production
     assert not config.stages["dev"].protect
-    assert prod.min_tasks >= 2
+    assert prod.tasks.min_tasks >= 2
     assert prod.availability_zones == ()  # the account's first two, at deploy time
 
 
@@ -46,8 +46,8 @@ def test_stage_values_override_defaults() -> None:
     raw["defaults"]["max_tasks"] = 3
     raw["stages"]["dev"]["max_tasks"] = 5
     config = load(raw)
-    assert config.stages["dev"].max_tasks == 5
-    assert config.stages["sandbox"].max_tasks == 3
+    assert config.stages["dev"].tasks.max_tasks == 5
+    assert config.stages["sandbox"].tasks.max_tasks == 3
 
 
 def test_deletion_protection_can_be_set_explicitly() -> None:

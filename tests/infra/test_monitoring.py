@@ -15,9 +15,10 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from stages.config import ConfigError, StageConfig, load
-from stages.monitoring.alarms import MIN_REQUESTS_PER_MINUTE_FOR_RATE
+from app import load
+from stages.config import ConfigError, StageConfig
 from stages.monitoring.logs import LOG_METRICS, QUERIES
+from stages.monitoring.metrics import MIN_REQUESTS_PER_MINUTE_FOR_RATE
 from stages.monitoring.spend import Spend
 from stages.monitoring.topic import AlarmTopic
 
@@ -153,14 +154,14 @@ def expected_alarms(config: StageConfig) -> dict[str, tuple[str, float]]:
     """Alarm name -> (comparison, threshold), from the stage's config."""
     prefix = f"download-service-{config.name}"
     return {
-        f"{prefix}-Traffic-5xx-Rate-Critical": ("GreaterThanThreshold", config.alarm_5xx_percent),
-        f"{prefix}-Traffic-Latency-P99-Warning": ("GreaterThanThreshold", config.alarm_p99_latency_ms / 1000),
+        f"{prefix}-Traffic-5xx-Rate-Critical": ("GreaterThanThreshold", config.alarms.five_xx_percent),
+        f"{prefix}-Traffic-Latency-P99-Warning": ("GreaterThanThreshold", config.alarms.p99_latency_ms / 1000),
         f"{prefix}-Service-Unhealthy-Tasks-Critical": ("GreaterThanThreshold", 0),
-        f"{prefix}-Tasks-Running-Critical": ("LessThanThreshold", config.min_tasks),
-        f"{prefix}-Service-CPU-Usage-Warning": ("GreaterThanThreshold", config.alarm_cpu_percent),
-        f"{prefix}-Service-Memory-Usage-Warning": ("GreaterThanThreshold", config.alarm_memory_percent),
-        f"{prefix}-Logs-Error-Logs-Critical": ("GreaterThanOrEqualToThreshold", config.alarm_error_logs),
-        f"{prefix}-Deployment-5xx-Rate": ("GreaterThanThreshold", config.alarm_5xx_percent),
+        f"{prefix}-Tasks-Running-Critical": ("LessThanThreshold", config.tasks.min_tasks),
+        f"{prefix}-Service-CPU-Usage-Warning": ("GreaterThanThreshold", config.alarms.cpu_percent),
+        f"{prefix}-Service-Memory-Usage-Warning": ("GreaterThanThreshold", config.alarms.memory_percent),
+        f"{prefix}-Logs-Error-Logs-Critical": ("GreaterThanOrEqualToThreshold", config.alarms.error_logs),
+        f"{prefix}-Deployment-5xx-Rate": ("GreaterThanThreshold", config.alarms.five_xx_percent),
         f"{prefix}-Deployment-Unhealthy-Hosts": ("GreaterThanThreshold", 0),
     }
 
@@ -182,9 +183,9 @@ def test_each_alarm_has_its_stage_threshold_and_notifies_on_alarm_and_ok(synth: 
 
 def test_thresholds_differ_per_stage(synth: Synth) -> None:
     dev, prod = synth.built.config.stages["dev"], synth.built.config.stages["prod"]
-    assert prod.alarm_5xx_percent < dev.alarm_5xx_percent
-    assert prod.alarm_p99_latency_ms < dev.alarm_p99_latency_ms
-    assert prod.alarm_error_logs < dev.alarm_error_logs
+    assert prod.alarms.five_xx_percent < dev.alarms.five_xx_percent
+    assert prod.alarms.p99_latency_ms < dev.alarms.p99_latency_ms
+    assert prod.alarms.error_logs < dev.alarms.error_logs
 
 
 def _metric_math(expression: str, values: dict[str, float | None]) -> float | None:
@@ -329,9 +330,9 @@ def test_budget_notifies_the_topic_on_actual_and_forecasted_spend(synth: Synth, 
     budget = only(budgets)
     properties = budget["Properties"]
     assert properties["Budget"]["BudgetName"] == f"download-service-{stage}"
-    assert properties["Budget"]["BudgetLimit"] == {"Amount": config.monthly_budget_usd, "Unit": "USD"}
+    assert properties["Budget"]["BudgetLimit"] == {"Amount": config.budget.monthly_usd, "Unit": "USD"}
     assert (properties["Budget"]["BudgetType"], properties["Budget"]["TimeUnit"]) == ("COST", "MONTHLY")
-    if config.budget_scope == "account":
+    if config.budget.scope == "account":
         assert "CostFilters" not in properties["Budget"]
     else:  # stages sharing an account: each counts only what is tagged with its name
         assert properties["Budget"]["CostFilters"] == {"TagKeyValue": [f"user:stage${stage}"]}
@@ -351,17 +352,19 @@ def test_budget_notifies_the_topic_on_actual_and_forecasted_spend(synth: Synth, 
 def _spend_template(config: StageConfig) -> tuple[Template, Spend]:
     app = cdk.App()
     stack = cdk.Stack(app, "Spend", env=cdk.Environment(account=config.account, region=config.region))
-    topic = AlarmTopic(stack, "Alarms", config=config)
-    spend = Spend(stack, "Spend", config=config, topic=topic.topic)
+    topic = AlarmTopic(stack, "Alarms", stage_name=config.name, email=None)
+    spend = Spend(stack, "Spend", stage_name=config.name, config=config.budget, topic=topic.topic)
     return Template.from_stack(stack), spend
 
 
 def test_budget_scoped_to_the_stage_tag_or_absent_without_a_limit(synth: Synth) -> None:
     dev = synth.built.config.stages["dev"]
-    template, _ = _spend_template(dataclasses.replace(dev, budget_scope="stage"))
+    template, _ = _spend_template(dataclasses.replace(dev, budget=dataclasses.replace(dev.budget, scope="stage")))
     budget = only(template.find_resources("AWS::Budgets::Budget"))["Properties"]["Budget"]
     assert budget["CostFilters"] == {"TagKeyValue": ["user:stage$dev"]}
-    template, spend = _spend_template(dataclasses.replace(dev, monthly_budget_usd=None))
+    template, spend = _spend_template(
+        dataclasses.replace(dev, budget=dataclasses.replace(dev.budget, monthly_usd=None))
+    )
     assert template.find_resources("AWS::Budgets::Budget") == {}
     assert spend.budget is None
 
@@ -376,7 +379,7 @@ def test_task_log_group_keeps_logs_for_the_configured_days(synth: Synth, stage: 
     task = only(template.find_resources("AWS::ECS::TaskDefinition"))["Properties"]
     (container,) = task["ContainerDefinitions"]
     task_group = container["LogConfiguration"]["Options"]["awslogs-group"]["Ref"]
-    assert groups[task_group]["Properties"]["RetentionInDays"] == config.log_retention_days
+    assert groups[task_group]["Properties"]["RetentionInDays"] == config.logs.retention_days
     # Every log group of the stack expires: none is left at CloudWatch's "never expire".
     assert all("RetentionInDays" in group["Properties"] for group in groups.values())
     for metric_filter in template.find_resources("AWS::Logs::MetricFilter").values():

@@ -9,7 +9,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_s3 as s3
 
-from stages.app import new_app
+from app import new_app
 from stages.common import nag
 
 from .conftest import Synth, cdk_json_context, synthesize

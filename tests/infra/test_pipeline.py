@@ -13,12 +13,13 @@ import pytest
 import yaml
 from aws_cdk.assertions import Annotations, Match, Template
 
+from app import load
 from pipeline import buildspec
 from pipeline.nag_acks import reason_for
 from pipeline.pipeline_stack import CDK_ASSETS_VERSION, PIPELINE_STACK_ID, cdk_cli_version
 from pipeline.template_fixes import join_to_sub
 from stages.canary import CANARY_FILE, CANARY_KEY
-from stages.config import CONTEXT_KEY, ConfigError, load
+from stages.config import CONTEXT_KEY, ConfigError
 
 from .conftest import Synth, cdk_json_context, only, synthesize
 
@@ -186,7 +187,7 @@ def test_every_stage_seeds_the_canary_the_smoke_step_expects(synth: Synth) -> No
         template = synth.template(name, "stateless")
         assert stage.canary.key == CANARY_KEY
         writer = only(template.find_resources("Custom::AWS"))["Properties"]
-        key = stage.config.files_prefix + CANARY_KEY
+        key = stage.config.service.files_prefix + CANARY_KEY
         for phase in ("Create", "Update"):
             call = json.loads(writer[phase])
             assert (call["service"], call["action"]) == ("S3", "putObject")
@@ -319,7 +320,7 @@ def test_cross_account_stage_gets_a_rotated_key(cross_account: Synth) -> None:
 def test_without_a_pipeline_every_stage_is_top_level(tmp_path: Path) -> None:
     context = cdk_json_context()
     del context[CONTEXT_KEY]["pipeline"]
-    from stages.app import build, new_app
+    from app import build, new_app
 
     app = new_app(context=context, outdir=str(tmp_path))
     built = build(app)

@@ -22,8 +22,8 @@ def test_task_definition_size_and_platform(synth: Synth, prod_stateless: Templat
     task = only(prod_stateless.find_resources("AWS::ECS::TaskDefinition"))["Properties"]
     assert task["RequiresCompatibilities"] == ["FARGATE"]
     assert task["NetworkMode"] == "awsvpc"
-    assert task["Cpu"] == str(config.cpu)
-    assert task["Memory"] == str(config.memory_mib)
+    assert task["Cpu"] == str(config.tasks.cpu)
+    assert task["Memory"] == str(config.tasks.memory_mib)
     assert task["Volumes"] == [{"Name": "tmp"}]
 
 
@@ -60,7 +60,7 @@ def test_container_logs_to_a_log_group_with_the_configured_retention(synth: Synt
     assert options["LogDriver"] == "awslogs"
     assert options["Options"]["mode"] == "non-blocking"
     group = prod_stateless.to_json()["Resources"][options["Options"]["awslogs-group"]["Ref"]]
-    assert group["Properties"]["RetentionInDays"] == synth.built.config.stages["prod"].log_retention_days
+    assert group["Properties"]["RetentionInDays"] == synth.built.config.stages["prod"].logs.retention_days
 
 
 def test_image_is_the_repository_dockerfile(synth: Synth) -> None:
@@ -158,7 +158,7 @@ def test_rolling_deployment_with_circuit_breaker_rollback(prod_stateless: Templa
     service = only(prod_stateless.find_resources("AWS::ECS::Service"))["Properties"]
     assert service["DeploymentConfiguration"] == {
         "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
-        # Deployment alarms (stages/monitoring/alarms.py, tests/infra/test_monitoring.py) roll back too.
+        # Deployment alarms (stages/monitoring/segments.py, tests/infra/test_monitoring.py) roll back too.
         "Alarms": {
             "AlarmNames": [
                 "download-service-prod-Deployment-5xx-Rate",
@@ -184,8 +184,8 @@ def test_cluster_has_container_insights(prod_stateless: Template) -> None:
 def test_autoscaling_min_max_cpu_and_requests(synth: Synth, prod_stateless: Template) -> None:
     config = synth.built.config.stages["prod"]
     target = only(prod_stateless.find_resources("AWS::ApplicationAutoScaling::ScalableTarget"))["Properties"]
-    assert target["MinCapacity"] == config.min_tasks >= 2
-    assert target["MaxCapacity"] == config.max_tasks
+    assert target["MinCapacity"] == config.tasks.min_tasks >= 2
+    assert target["MaxCapacity"] == config.tasks.max_tasks
     assert target["ScalableDimension"] == "ecs:service:DesiredCount"
     policies = [
         p["Properties"]["TargetTrackingScalingPolicyConfiguration"]
@@ -195,7 +195,7 @@ def test_autoscaling_min_max_cpu_and_requests(synth: Synth, prod_stateless: Temp
     assert set(by_metric) == {"ECSServiceAverageCPUUtilization", "ALBRequestCountPerTarget"}
     assert by_metric["ECSServiceAverageCPUUtilization"]["TargetValue"] == 50
     requests = by_metric["ALBRequestCountPerTarget"]
-    assert requests["TargetValue"] == config.requests_per_target
+    assert requests["TargetValue"] == config.tasks.requests_per_target
     assert "ResourceLabel" in requests["PredefinedMetricSpecification"]
 
 

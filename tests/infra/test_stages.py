@@ -10,9 +10,9 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from stages.app import new_app
+from app import new_app
 from stages.common import nag
-from stages.config import DnsConfig
+from stages.dns.config import DnsConfig
 
 from .conftest import Synth, synthesize
 

@@ -56,7 +56,7 @@ def test_files_bucket_is_versioned_and_logs_to_the_log_bucket(prod_stateful: Tem
 
 
 def test_log_bucket_expires_logs_after_the_configured_retention(synth: Synth, prod_stateful: Template) -> None:
-    days = synth.built.config.stages["prod"].log_retention_days
+    days = synth.built.config.stages["prod"].logs.retention_days
     prod_stateful.has_resource_properties(
         "AWS::S3::Bucket",
         {"LifecycleConfiguration": {"Rules": Match.array_with([Match.object_like({"ExpirationInDays": days})])}},
