@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import boto3
 from botocore.config import Config
 
 from devtools.gunicorn_server import GunicornServer
+from devtools.local_stack import LocalStack
 from devtools.seaweed import SeaweedS3
 
 BUCKET = "bench-files"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
 MiB = 1024 * 1024
 
 
@@ -39,35 +37,24 @@ class PatternStream:
 
 @dataclass
 class Bench:
-    s3: SeaweedS3
+    stack: LocalStack
     client: object  # boto3 S3 client for direct reads (the baseline)
-    tmp: str
+
+    @property
+    def s3(self) -> SeaweedS3:
+        """The S3 server, whose own counters say how many requests the service made (P4)."""
+        return self.stack.s3
 
     def put(self, key: str, size: int) -> None:
         self.client.upload_fileobj(PatternStream(size), BUCKET, key)
 
-    @contextlib.contextmanager
-    def service(self, **env: str) -> Iterator[GunicornServer]:
-        settings = {
-            **CREDENTIALS,
-            "FILES_BUCKET": BUCKET,
-            "AWS_ENDPOINT_URL_S3": self.s3.endpoint_url,
-            "LOG_LEVEL": "warning",
-            **env,
-        }
-        with GunicornServer(settings, log_dir=tempfile.mkdtemp(dir=self.tmp)) as server:
-            yield server
+    def service(self, **env: str) -> GunicornServer:
+        """The service (a GunicornServer to use with `with`), LOG_LEVEL warning unless `env` says otherwise."""
+        return self.stack.server(**{"LOG_LEVEL": "warning", **env})
 
 
 @contextlib.contextmanager
 def bench_environment() -> Iterator[Bench]:
-    with tempfile.TemporaryDirectory(prefix="bench-") as tmp, SeaweedS3(BUCKET, data_dir=f"{tmp}/seaweed") as s3:
-        client = boto3.client(
-            "s3",
-            endpoint_url=s3.endpoint_url,
-            config=Config(max_pool_connections=64, retries={"mode": "standard"}),
-            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
-        )
-        yield Bench(s3=s3, client=client, tmp=tmp)
+    with LocalStack(BUCKET) as stack:
+        client = stack.client(config=Config(max_pool_connections=64, retries={"mode": "standard"}))
+        yield Bench(stack=stack, client=client)

@@ -1,11 +1,13 @@
-"""The production gunicorn command as a managed subprocess, for integration tests and benchmarks.
+"""The production gunicorn command as a managed subprocess, for `make run`, `make load`, benchmarks and tests.
 
-Runs exactly what `make serve` and the image run (`gunicorn --config src/gunicorn.conf.py`) on a free loopback
-port, with stdout/stderr captured to files so tests can read the JSON log lines.
+Runs exactly what `make serve` and the image run (`gunicorn --config src/gunicorn.conf.py`) on a loopback port
+(a free one unless given), with stdout/stderr captured to files so tests can read the JSON log lines, or passed
+through to the terminal (`make run`). devtools/local_stack.py builds its environment.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -25,9 +27,18 @@ CONFIG = ROOT / "src" / "gunicorn.conf.py"
 
 
 class GunicornServer:
-    def __init__(self, env: dict[str, str], log_dir: str | os.PathLike | None = None) -> None:
-        self.port = free_ports(1)[0]
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_dir: str | os.PathLike | None = None,
+        *,
+        port: int | None = None,
+        capture: bool = True,
+    ) -> None:
+        """`capture=False` leaves stdout/stderr on the caller's terminal (and log_lines() has no files to read)."""
+        self.port = port or free_ports(1)[0]
         self.env = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(self.port)}
+        self.capture = capture
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="gunicorn-"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.stdout_path = self.log_dir / "stdout.log"
@@ -40,7 +51,12 @@ class GunicornServer:
 
     def start(self, timeout: float = 30.0) -> GunicornServer:
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
-        with open(self.stdout_path, "ab") as out, open(self.stderr_path, "ab") as err:
+        with contextlib.ExitStack() as files:
+            out, err = (
+                (files.enter_context(open(path, "ab")) for path in (self.stdout_path, self.stderr_path))
+                if self.capture
+                else (None, None)
+            )
             self.process = subprocess.Popen(
                 [gunicorn, "--config", str(CONFIG)],
                 env=self.env,
@@ -48,11 +64,15 @@ class GunicornServer:
                 stdout=out,
                 stderr=err,
                 stdin=subprocess.DEVNULL,
+                # Its own process group, so a terminal's Ctrl-C reaches only the parent, which stops it with
+                # SIGTERM (graceful). Measured with `make run`: SIGINT to the whole group left one worker waiting
+                # out graceful_timeout (25 s, then SIGKILL); SIGTERM from the parent stops everything in seconds.
+                process_group=0,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}: {self.stderr_path.read_text()}")
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}: {self._stderr()}")
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=1):  # noqa: S310  # nosec B310 - loopback
                     if len(self.workers()) >= int(self.env.get("WORKERS", "2")):
@@ -61,7 +81,10 @@ class GunicornServer:
                 pass
             time.sleep(0.1)
         self.kill()
-        raise RuntimeError(f"gunicorn not ready after {timeout:.0f} s: {self.stderr_path.read_text()}")
+        raise RuntimeError(f"gunicorn not ready after {timeout:.0f} s: {self._stderr()}")
+
+    def _stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace") if self.capture else "(see its output above)"
 
     def stalled_download(self, path: str) -> tuple[socket.socket, int]:
         """Start a GET of `path` and stop reading after the status line, so a server thread blocks in send().

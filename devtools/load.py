@@ -10,12 +10,10 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from devtools.gunicorn_server import GunicornServer
-from devtools.run_local import BUCKET, DUMMY_CREDENTIALS, ROOT, seed
-from devtools.seaweed import SeaweedS3
+from devtools.local_stack import LocalStack
+from devtools.run_local import BUCKET, ROOT, seed
 
 
 def locust(url: str, users: int, spawn_rate: int, duration: str, reports: Path) -> int:
@@ -54,10 +52,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.url:
         return locust(args.url, args.users, args.spawn_rate, args.duration, Path(args.reports))
-    with tempfile.TemporaryDirectory(prefix="load-") as tmp, SeaweedS3(BUCKET, data_dir=f"{tmp}/s3") as s3:
-        seed(s3.endpoint_url)
-        env = {**DUMMY_CREDENTIALS, "FILES_BUCKET": BUCKET, "AWS_ENDPOINT_URL_S3": s3.endpoint_url}
-        with GunicornServer(env, log_dir=f"{tmp}/logs") as server:
+    with LocalStack(BUCKET) as stack:
+        seed(stack)
+        with stack.server() as server:
             print(f"load target: {server.url} (local SeaweedFS + production gunicorn config)", flush=True)
             return locust(server.url, args.users, args.spawn_rate, args.duration, Path(args.reports))
 

@@ -9,7 +9,6 @@ A docker engine uses the host network instead, with the service bound to 127.0.0
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 import urllib.error
@@ -18,11 +17,11 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import boto3
 import pytest
 
 from devtools import images
-from devtools.seaweed import SeaweedS3, free_ports
+from devtools.local_stack import LocalStack
+from devtools.seaweed import free_ports
 from download_service import contract
 
 BUCKET = "container-files"
@@ -49,15 +48,15 @@ def image(engine: images.Engine) -> str:
 
 
 @pytest.fixture(scope="session")
-def s3_server(tmp_path_factory):
-    with SeaweedS3(BUCKET, data_dir=tmp_path_factory.mktemp("seaweed")) as server:
-        yield server
+def stack(tmp_path_factory):
+    """SeaweedFS on the host with BUCKET; the containers get its service_env (run_args)."""
+    with LocalStack(BUCKET, root=tmp_path_factory.mktemp("stack")) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
-def s3_client(s3_server):
-    # The dummy credentials from tests/conftest.py: SeaweedFS adopts the ones in its environment at start.
-    return boto3.client("s3", endpoint_url=s3_server.endpoint_url, region_name="us-east-1")
+def s3_client(stack):
+    return stack.client()
 
 
 @dataclass
@@ -108,16 +107,8 @@ class Container:
                 self.process.wait(timeout=10)
 
 
-def run_args(engine: images.Engine, s3_port: int) -> tuple[list[str], str]:
+def run_args(engine: images.Engine, stack: LocalStack) -> tuple[list[str], str]:
     """(network/port/env arguments, base URL of the service) for this engine."""
-    env = {
-        "FILES_BUCKET": BUCKET,
-        # The same dummy credentials as SeaweedFS and the test process (tests/conftest.py sets them).
-        "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "test"),
-        "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
     (host_port,) = free_ports(1)
     if engine.name == "podman":
         # The image's own bind (0.0.0.0:contract.PORT) inside; published on the host's loopback only.
@@ -127,18 +118,18 @@ def run_args(engine: images.Engine, s3_port: int) -> tuple[list[str], str]:
             "--publish",
             f"127.0.0.1:{host_port}:{contract.PORT}",
         ]
-        env["AWS_ENDPOINT_URL_S3"] = f"http://10.0.2.2:{s3_port}"
+        env = stack.service_env(AWS_ENDPOINT_URL_S3=f"http://10.0.2.2:{stack.s3.port}")
     else:
         args = ["--network", "host"]
-        env.update(HOST="127.0.0.1", PORT=str(host_port), AWS_ENDPOINT_URL_S3=f"http://127.0.0.1:{s3_port}")
+        env = stack.service_env(HOST="127.0.0.1", PORT=str(host_port))
     for name, value in env.items():
         args += ["--env", f"{name}={value}"]
     return args, f"http://127.0.0.1:{host_port}"
 
 
-def start_container(engine: images.Engine, image: str, s3_port: int, log_dir: Path, *extra: str) -> Container:
+def start_container(engine: images.Engine, image: str, stack: LocalStack, log_dir: Path, *extra: str) -> Container:
     name = f"download-service-test-{uuid.uuid4().hex[:8]}"
-    args, base_url = run_args(engine, s3_port)
+    args, base_url = run_args(engine, stack)
     log_path = log_dir / f"{name}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -152,9 +143,9 @@ def start_container(engine: images.Engine, image: str, s3_port: int, log_dir: Pa
 
 
 @pytest.fixture(scope="module")
-def container(engine, image, s3_server, tmp_path_factory):
+def container(engine, image, stack, tmp_path_factory):
     """The service container shared by the read-only tests of a module; the SIGTERM test starts its own."""
-    running = start_container(engine, image, s3_server.port, tmp_path_factory.mktemp("container"))
+    running = start_container(engine, image, stack, tmp_path_factory.mktemp("container"))
     try:
         running.wait_ready()
         yield running

@@ -152,8 +152,8 @@ def test_logs_are_json_lines(container):
     assert "ready" in events, container.logs()
 
 
-def test_sigterm_exits_cleanly_within_the_stop_timeout(engine, image, s3_server, tmp_path):
-    running = start_container(engine, image, s3_server.port, tmp_path)
+def test_sigterm_exits_cleanly_within_the_stop_timeout(engine, image, stack, tmp_path):
+    running = start_container(engine, image, stack, tmp_path)
     try:
         running.wait_ready()
         started = time.monotonic()

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import os
 
-import boto3
 import pytest
 
 from devtools.gunicorn_server import GunicornServer
-from devtools.seaweed import SeaweedS3
+from devtools.local_stack import LocalStack
 
 BUCKET = "integration-files"
 BIG_KEY = "big/64MiB.bin"
@@ -17,14 +15,20 @@ BIG_SIZE = 64 * 1024 * 1024
 
 
 @pytest.fixture(scope="session")
-def seaweed():
-    with SeaweedS3(BUCKET) as server:
-        yield server
+def stack(tmp_path_factory):
+    """SeaweedFS with BUCKET; every server of the suite is started from it (stack.server(**env))."""
+    with LocalStack(BUCKET, root=tmp_path_factory.mktemp("stack"), APP_VERSION="integration") as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
-def s3(seaweed):
-    return boto3.client("s3", endpoint_url=seaweed.endpoint_url, region_name="us-east-1")
+def seaweed(stack):
+    return stack.s3
+
+
+@pytest.fixture(scope="session")
+def s3(stack):
+    return stack.client()
 
 
 @pytest.fixture(scope="session")
@@ -35,32 +39,20 @@ def big_object(s3) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def server_env(seaweed: SeaweedS3, **extra: str) -> dict[str, str]:
-    return {
-        "FILES_BUCKET": BUCKET,
-        "AWS_ENDPOINT_URL_S3": seaweed.endpoint_url,
-        "AWS_ACCESS_KEY_ID": os.environ["AWS_ACCESS_KEY_ID"],
-        "AWS_SECRET_ACCESS_KEY": os.environ["AWS_SECRET_ACCESS_KEY"],
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "APP_VERSION": "integration",
-        **extra,
-    }
-
-
 @pytest.fixture(scope="session")
-def server(seaweed, big_object, tmp_path_factory):
+def server(stack, big_object):
     """The service with the production gunicorn config, shared by the tests that do not stop it."""
-    with GunicornServer(server_env(seaweed), log_dir=tmp_path_factory.mktemp("gunicorn")) as running:
+    with stack.server() as running:
         yield running
 
 
 @pytest.fixture
-def start_server(seaweed, big_object, tmp_path):
+def start_server(stack, big_object):
     """start_server(**env): a server of the test's own, for tests that signal or stop it, or change its settings."""
     started = []
 
     def start(**extra_env: str) -> GunicornServer:
-        running = GunicornServer(server_env(seaweed, **extra_env), log_dir=tmp_path / str(len(started))).start()
+        running = stack.server(**extra_env).start()
         started.append(running)
         return running
 

@@ -20,7 +20,7 @@ from devtools.faultproxy import FaultProxy
 from devtools.gunicorn_server import GunicornServer
 from download_service import contract
 
-from .conftest import BUCKET, server_env
+from .conftest import BUCKET
 
 MiB = 1024 * 1024
 FAULT_KEY = "faults/16MiB.bin"
@@ -65,10 +65,9 @@ def proxy(seaweed):
 
 
 @pytest.fixture(scope="module")
-def faulty(seaweed, proxy, fault_object, tmp_path_factory):
+def faulty(stack, proxy, fault_object):
     """The service with short S3 timeouts, reaching S3 only through the fault proxy."""
-    env = server_env(seaweed, AWS_ENDPOINT_URL_S3=proxy.endpoint_url, **FAULT_ENV)
-    server = GunicornServer(env, log_dir=tmp_path_factory.mktemp("faulty"))
+    server = stack.server(AWS_ENDPOINT_URL_S3=proxy.endpoint_url, **FAULT_ENV)
     server.start()
     try:
         yield server

@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 
 from devtools.faultproxy import FaultProxy
-from devtools.gunicorn_server import GunicornServer
 from devtools.seaweed import free_ports
 from download_service.app import create_app
 from download_service.logs import JsonFormatter
@@ -29,7 +28,7 @@ from download_service.settings import Settings
 from stages.monitoring.logs import LOG_METRICS, QUERIES
 
 from .cloudwatch_filter import UnsupportedPatternError, matches
-from .conftest import BUCKET, server_env
+from .conftest import BUCKET
 
 _CUT_KEY, _CUT_SIZE = "log-metrics/cut.bin", 16 * 1024 * 1024
 _REQUESTS = (
@@ -84,20 +83,15 @@ def _busy_line() -> str:
 
 
 @pytest.fixture(scope="module")
-def service_lines(seaweed, s3, tmp_path_factory) -> list[str]:
+def service_lines(stack, seaweed, s3) -> list[str]:
     """Every line the real service wrote: one server without storage, one whose streams are cut, one refusal."""
     refused = f"http://127.0.0.1:{free_ports(1)[0]}"  # nothing listens: EndpointConnectionError -> 503
     s3.put_object(Bucket=BUCKET, Key=_CUT_KEY, Body=bytes(range(256)) * (_CUT_SIZE // 256))
     with FaultProxy(seaweed.port) as proxy:
         # Every connection reset after 2 MiB: the 16 MiB download aborts mid-stream once its resumes are used up.
         proxy.reset_after(2 * 1024 * 1024, times=None)
-        down, cut = (
-            GunicornServer(server_env(seaweed, AWS_ENDPOINT_URL_S3=endpoint, **_IMPATIENT), log_dir=logs).start()
-            for endpoint, logs in (
-                (refused, tmp_path_factory.mktemp("s3-down")),
-                (proxy.endpoint_url, tmp_path_factory.mktemp("s3-cut")),
-            )
-        )
+        down = stack.server(AWS_ENDPOINT_URL_S3=refused, **_IMPATIENT).start()
+        cut = stack.server(AWS_ENDPOINT_URL_S3=proxy.endpoint_url, **_IMPATIENT).start()
         (down_lines, down_statuses), (cut_lines, cut_statuses) = _run(down), _run(cut)
     assert down_statuses == [200, 503, 503, 404, 405]
     assert cut_statuses == [200, 200, 404, 404, 405]  # the 200 download ends short of its Content-Length

@@ -14,12 +14,10 @@ import hashlib
 import os
 from dataclasses import dataclass
 
-import boto3
 import pytest
 import requests
 
-from devtools.gunicorn_server import GunicornServer
-from devtools.seaweed import SeaweedS3
+from devtools.local_stack import LocalStack
 
 LOCAL_BUCKET = "smoke-files"
 LOCAL_KEY = "_canary/smoke check ü.txt"
@@ -41,17 +39,9 @@ def target(tmp_path_factory):
     if os.environ.get("SMOKE_BASE_URL"):
         yield Target(os.environ["SMOKE_BASE_URL"], os.environ["SMOKE_OBJECT_KEY"], os.environ["SMOKE_OBJECT_SHA256"])
         return
-    with SeaweedS3(LOCAL_BUCKET) as s3:
-        client = boto3.client("s3", endpoint_url=s3.endpoint_url, region_name="us-east-1")
-        client.put_object(Bucket=LOCAL_BUCKET, Key=LOCAL_KEY, Body=LOCAL_BODY, ContentType="text/plain")
-        env = {
-            "FILES_BUCKET": LOCAL_BUCKET,
-            "AWS_ENDPOINT_URL_S3": s3.endpoint_url,
-            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "smoke"),
-            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "smoke"),
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
-        with GunicornServer(env, log_dir=tmp_path_factory.mktemp("smoke")) as server:
+    with LocalStack(LOCAL_BUCKET, root=tmp_path_factory.mktemp("smoke")) as stack:
+        stack.client().put_object(Bucket=LOCAL_BUCKET, Key=LOCAL_KEY, Body=LOCAL_BODY, ContentType="text/plain")
+        with stack.server() as server:
             yield Target(server.url, LOCAL_KEY, hashlib.sha256(LOCAL_BODY).hexdigest())
 
 
