@@ -18,6 +18,8 @@ from aws_cdk.assertions import Template
 from app import Built, build, new_app
 from stages.config import cdk_json_context
 
+WARNING = "aws:cdk:warning"
+
 
 @dataclass
 class Synth:
@@ -32,6 +34,20 @@ class Synth:
     def stack_count(self) -> int:
         """Two stacks per service stage, plus the pipeline stack when cdk.json configures one."""
         return 2 * len(self.built.stages) + (self.built.pipeline is not None)
+
+    def warnings(self, stack: cdk.Stack) -> list[str]:
+        """The synth warnings recorded for `stack`, read from the assembly this fixture already wrote.
+
+        Not `Annotations.from_stack`: it re-synthesizes the whole app (`root.synth({force: true})`), cdk-nag and
+        asset staging included, on every call, mid-suite and into the same output directory; the two tests that
+        used it were the ones that failed under load. The assembly on disk is what `cdk synth` printed."""
+        for manifest in self.outdir.glob("**/manifest.json"):
+            for artifact in json.loads(manifest.read_text())["artifacts"].values():
+                if artifact.get("displayName") != stack.node.path:
+                    continue
+                metadata = json.loads((manifest.parent / artifact["additionalMetadataFile"]).read_text())
+                return [entry["data"] for entries in metadata.values() for entry in entries if entry["type"] == WARNING]
+        raise AssertionError(f"{stack.node.path} is not in {self.outdir}")
 
     def templates(self) -> dict[str, dict[str, Any]]:
         """Every synthesized stack template, by CloudFormation stack name."""
