@@ -11,6 +11,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from download_service import contract
+from download_service.contract import Event
 from download_service.settings import ConfigError, Settings
 
 try:
@@ -56,14 +57,14 @@ capture_output = False
 # --- lifecycle events, logged as JSON lines ----------------------------------------------------------------------
 
 
-def _event(server, name, **fields):
+def _event(server, name: str, **fields):
     server.log.info(name, extra={"event": name, **fields})
 
 
 def on_starting(server):
     _event(
         server,
-        "starting",
+        Event.STARTING,
         version=_settings.version,
         bind=bind,
         workers=workers,
@@ -73,34 +74,34 @@ def on_starting(server):
 
 
 def when_ready(server):
-    _event(server, "ready")
+    _event(server, Event.READY)
     # gunicorn has no hook for SIGTERM on the master; its signal loop looks the handler up on the instance, so
     # wrapping it here records when a graceful shutdown starts (ECS stop, deployment, scale-in).
     handle_term = server.handle_term
 
     def logged_handle_term():
-        _event(server, "sigterm", graceful_timeout_s=graceful_timeout)
+        _event(server, Event.SIGTERM, graceful_timeout_s=graceful_timeout)
         handle_term()
 
     server.handle_term = logged_handle_term
 
 
 def post_fork(server, worker):
-    _event(server, "worker_boot", worker_pid=worker.pid)
+    _event(server, Event.WORKER_BOOT, worker_pid=worker.pid)
 
 
 def worker_int(worker):
-    worker.log.info("worker_interrupted", extra={"event": "worker_interrupted", "worker_pid": worker.pid})
+    worker.log.info(Event.WORKER_INTERRUPTED, extra={"event": Event.WORKER_INTERRUPTED, "worker_pid": worker.pid})
 
 
 def worker_abort(worker):
-    worker.log.error("worker_timeout", extra={"event": "worker_timeout", "worker_pid": worker.pid})
+    worker.log.error(Event.WORKER_TIMEOUT, extra={"event": Event.WORKER_TIMEOUT, "worker_pid": worker.pid})
 
 
 def worker_exit(server, worker):
-    _event(server, "worker_exit", worker_pid=worker.pid)
+    _event(server, Event.WORKER_EXIT, worker_pid=worker.pid)
 
 
 def on_exit(server):
-    _event(server, "shutdown")
+    _event(server, Event.SHUTDOWN)
     logging.shutdown()

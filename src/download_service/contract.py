@@ -1,7 +1,8 @@
 """The service's contract with the platform that runs it.
 
-Both the gunicorn config and the CDK stages import these numbers, so the ALB, the ECS task definition and the
-server can never disagree. Plain constants only: this module is imported at synth time.
+Both the gunicorn config and the CDK stages import these numbers and names, so the ALB, the ECS task definition,
+the log metric filters and the server can never disagree. Plain constants only: this module is imported at synth
+time.
 """
 
 SERVICE_NAME = "download-service"
@@ -31,3 +32,27 @@ DEREGISTRATION_DELAY_S = 30
 
 #: Seconds a client is told to wait after a 503 (S3 throttling/unavailable, or the worker is saturated).
 RETRY_AFTER_S = 2
+
+
+class Event:
+    """The `event` field of the service's JSON log lines. The log metric filters and saved queries select lines by
+    these values, so the service (logs.py, download.py, gunicorn.conf.py) and the stages use these names only."""
+
+    #: One per request, on stdout (the access log).
+    ACCESS = "access"
+    #: gunicorn's lifecycle, master and workers (gunicorn.conf.py).
+    STARTING = "starting"
+    READY = "ready"
+    WORKER_BOOT = "worker_boot"
+    SIGTERM = "sigterm"
+    WORKER_EXIT = "worker_exit"
+    WORKER_INTERRUPTED = "worker_interrupted"
+    WORKER_TIMEOUT = "worker_timeout"
+    SHUTDOWN = "shutdown"
+    #: A failed S3 request, answered with a 5xx.
+    S3_ERROR = "s3_error"
+    #: A download refused because the worker's download slots are all taken (503).
+    BUSY = "busy"
+    #: A download S3 broke mid-way: reopened from S3, or given up (the connection is aborted).
+    STREAM_RESUME = "stream_resume"
+    STREAM_ABORTED = "stream_aborted"

@@ -13,6 +13,7 @@ from flask import Request, Response
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from . import contract, http_rules
+from .contract import Event
 from .http_rules import ByteRange, Preconditions
 from .keys import InvalidKeyError, decode_key
 from .responses import error_response
@@ -56,7 +57,7 @@ class Downloads:
             byte_range = None
         # HEAD takes a slot too: against a hung S3 it holds a thread for the whole timeout, like a GET.
         if not self._slots.acquire(blocking=False):
-            log.warning("download refused: worker at capacity", extra={"event": "busy"})
+            log.warning("download refused: worker at capacity", extra={"event": Event.BUSY})
             return error_response(503, "server busy, retry later", retry_after=contract.RETRY_AFTER_S)
         try:
             if request.method == "HEAD":
@@ -75,7 +76,7 @@ class Downloads:
         log.warning(
             "storage request failed",
             extra={
-                "event": "s3_error",
+                "event": Event.S3_ERROR,
                 "error_type": type(error).__name__,
                 "s3_code": s3_error_code(error) if isinstance(error, ClientError) else None,
                 "status": failure.status,
@@ -322,16 +323,21 @@ class _Stream:
             return data
 
     def _resume(self, position: int, attempt: int, cause: Exception) -> None:
-        details = {"event": "stream_resume", "position": position, "attempt": attempt, "cause": type(cause).__name__}
+        details = {
+            "event": Event.STREAM_RESUME,
+            "position": position,
+            "attempt": attempt,
+            "cause": type(cause).__name__,
+        }
         self._body.close()
         if attempt > RESUME_ATTEMPTS:
-            log.error("download aborted after S3 failures", extra={**details, "event": "stream_aborted"})
+            log.error("download aborted after S3 failures", extra={**details, "event": Event.STREAM_ABORTED})
             raise StreamAbortedError(f"S3 stream failed at byte {position}") from cause
         log.warning("resuming download from S3", extra=details)
         try:
             self._body = self._reopen(position, self._end)
         except (ClientError, *_STREAM_ERRORS) as err:
-            log.error("download aborted: cannot resume", extra={**details, "event": "stream_aborted"})
+            log.error("download aborted: cannot resume", extra={**details, "event": Event.STREAM_ABORTED})
             raise StreamAbortedError(f"S3 stream failed at byte {position}") from err
 
     def close(self) -> None:

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 from gunicorn import glogging
 
+from .contract import Event
+
 REQUEST_ID_ENVIRON = "download_service.request_id"
 _RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 #: JSON may carry C1 controls and U+2028/U+2029 raw, but log viewers (and Python's splitlines) break lines at NEL,
@@ -55,9 +57,9 @@ class GunicornJsonLogger(glogging.Logger):
         status = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status
         forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
         self.access_log.info(
-            "access",
+            Event.ACCESS,
             extra={
-                "event": "access",
+                "event": Event.ACCESS,
                 "method": environ.get("REQUEST_METHOD"),
                 "path": _text(environ.get("PATH_INFO", "")),
                 "query": _text(environ.get("QUERY_STRING", "")) or None,
