@@ -1,16 +1,14 @@
-"""The download endpoint: one S3 request per client request, streamed in constant memory."""
+"""The download endpoint: one S3 request per client request, streamed in constant memory (the body: stream.py)."""
 
 from __future__ import annotations
 
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Request, Response
-from urllib3.exceptions import HTTPError as Urllib3Error
 
 from . import contract, http_rules
 from .contract import Event
@@ -19,19 +17,12 @@ from .keys import InvalidKeyError, decode_key
 from .responses import error_response
 from .s3 import S3Clients, classify, s3_error_code, s3_status
 from .settings import Settings
+from .stream import ResumableStream, StreamAbortedError
 
 log = logging.getLogger("download_service")
 
-#: How often one download may reopen its S3 stream after a failure mid-way before the connection is aborted.
-RESUME_ATTEMPTS = 3
-_STREAM_ERRORS = (BotoCoreError, Urllib3Error, OSError)
 _CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 _UNSATISFIED_RE = re.compile(r"^bytes \*/(\d+)$")
-
-
-class StreamAbortedError(Exception):
-    """S3 failed mid-download and could not be resumed; raising from the body makes gunicorn drop the connection,
-    so the client sees a truncated transfer (short of Content-Length) instead of a complete-looking file."""
 
 
 class Downloads:
@@ -67,7 +58,7 @@ class Downloads:
         except BaseException:
             self._slots.release()
             raise
-        if not isinstance(response.response, _Stream):
+        if not isinstance(response.response, ResumableStream):
             self._slots.release()
         return response
 
@@ -156,7 +147,7 @@ class Downloads:
         length = obj["ContentLength"]
         match = _CONTENT_RANGE_RE.match(obj.get("ContentRange") or "")
         start = int(match.group(1)) if match else 0
-        stream = _Stream(
+        stream = ResumableStream(
             body=obj["Body"],
             start=start,
             end=start + length - 1,
@@ -272,79 +263,3 @@ def _unsatisfiable(err: ClientError) -> bool:
 def _total_size(obj: dict) -> int:
     match = _CONTENT_RANGE_RE.match(obj.get("ContentRange") or "")
     return int(match.group(3)) if match and match.group(3) != "*" else obj["ContentLength"]
-
-
-class _Stream:
-    """The response body: S3 bytes in fixed-size chunks, resumed from S3 after a failure mid-way."""
-
-    def __init__(
-        self,
-        *,
-        body,
-        start: int,
-        end: int,
-        chunk_size: int,
-        reopen: Callable[[int, int], object],
-        on_close: Callable[[], None],
-    ) -> None:
-        self._body = body
-        self._start, self._end = start, end
-        self._chunk_size = chunk_size
-        self._reopen = reopen
-        self._on_close = on_close
-        self._closed = False
-        self._position, self._resumes = start, 0
-        self._first: bytes | None = None
-
-    def prime(self) -> None:
-        """Read the first chunk now, while a failure can still become an error response (raises
-        StreamAbortedError when S3 fails before the first byte and cannot be resumed)."""
-        if self._position <= self._end:
-            self._first = self._read()
-
-    def __iter__(self) -> Iterator[bytes]:
-        if self._first is not None:
-            first, self._first = self._first, None
-            yield first
-        while self._position <= self._end:
-            yield self._read()
-
-    def _read(self) -> bytes:
-        while True:
-            try:
-                data = self._body.read(min(self._chunk_size, self._end - self._position + 1))
-                if not data:
-                    raise OSError("S3 stream ended early")
-            except _STREAM_ERRORS as err:
-                self._resumes += 1
-                self._resume(self._position, self._resumes, err)
-                continue
-            self._position += len(data)
-            return data
-
-    def _resume(self, position: int, attempt: int, cause: Exception) -> None:
-        details = {
-            "event": Event.STREAM_RESUME,
-            "position": position,
-            "attempt": attempt,
-            "cause": type(cause).__name__,
-        }
-        self._body.close()
-        if attempt > RESUME_ATTEMPTS:
-            log.error("download aborted after S3 failures", extra={**details, "event": Event.STREAM_ABORTED})
-            raise StreamAbortedError(f"S3 stream failed at byte {position}") from cause
-        log.warning("resuming download from S3", extra=details)
-        try:
-            self._body = self._reopen(position, self._end)
-        except (ClientError, *_STREAM_ERRORS) as err:
-            log.error("download aborted: cannot resume", extra={**details, "event": Event.STREAM_ABORTED})
-            raise StreamAbortedError(f"S3 stream failed at byte {position}") from err
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._body.close()
-        finally:
-            self._on_close()

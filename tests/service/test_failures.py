@@ -12,7 +12,7 @@ from botocore.exceptions import (
 from botocore.stub import Stubber
 
 from download_service import contract
-from download_service.download import RESUME_ATTEMPTS, StreamAbortedError
+from download_service.stream import RESUME_ATTEMPTS, StreamAbortedError
 
 from .conftest import BUCKET
 
