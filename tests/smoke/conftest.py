@@ -12,41 +12,30 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
 
 import pytest
-import requests
 
+from canary.target import Target
 from devtools.local_stack import LocalStack
 
 LOCAL_BUCKET = "smoke-files"
 LOCAL_KEY = "_canary/smoke check ü.txt"
 LOCAL_BODY = b"canary object for the smoke suite\n" * 100
-
-
-@dataclass(frozen=True)
-class Target:
-    base_url: str
-    key: str
-    sha256: str
-
-    def url(self, path: str) -> str:
-        return self.base_url.rstrip("/") + path
+#: Per request: a deployed stage answers within a second; the margin is for a cold pipeline build host.
+TIMEOUT_S = 20
 
 
 @pytest.fixture(scope="session")
 def target(tmp_path_factory):
     if os.environ.get("SMOKE_BASE_URL"):
-        yield Target(os.environ["SMOKE_BASE_URL"], os.environ["SMOKE_OBJECT_KEY"], os.environ["SMOKE_OBJECT_SHA256"])
+        yield Target(
+            os.environ["SMOKE_BASE_URL"],
+            os.environ["SMOKE_OBJECT_KEY"],
+            os.environ["SMOKE_OBJECT_SHA256"],
+            timeout=TIMEOUT_S,
+        )
         return
     with LocalStack(LOCAL_BUCKET, root=tmp_path_factory.mktemp("smoke")) as stack:
         stack.client().put_object(Bucket=LOCAL_BUCKET, Key=LOCAL_KEY, Body=LOCAL_BODY, ContentType="text/plain")
         with stack.server() as server:
-            yield Target(server.url, LOCAL_KEY, hashlib.sha256(LOCAL_BODY).hexdigest())
-
-
-@pytest.fixture(scope="session")
-def http():
-    with requests.Session() as session:
-        session.headers["User-Agent"] = "download-service-smoke/1"
-        yield session
+            yield Target(server.url, LOCAL_KEY, hashlib.sha256(LOCAL_BODY).hexdigest(), timeout=TIMEOUT_S)
