@@ -9,6 +9,7 @@ import uuid
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter
 
 from . import contract
 from .download import Downloads
@@ -19,8 +20,16 @@ from .settings import Settings
 
 log = logging.getLogger("download_service")
 
-#: What every route answers (Flask adds HEAD to each GET route).
-_FILE_METHODS = ("GET", "HEAD")
+
+class FilesKeyConverter(BaseConverter):
+    """Everything after `/files`: nothing, or `/` followed by anything at all (an empty key, a leading slash,
+    newlines and other control characters). Werkzeug's own `path` converter cannot stand in: it needs at least one
+    character, refuses a leading slash and its `.` stops at a newline, yet those are bad keys to answer with 400
+    (405 for another method), not unknown paths. The key is validated from the raw request bytes
+    (request_key_bytes), not from this routed value, which Werkzeug has decoded lossily."""
+
+    regex = r"(?s:(?:/.*)?)"
+    part_isolating = False  # the match spans slashes
 
 
 def create_app(settings: Settings | None = None, clients: S3Clients | None = None) -> Flask:
@@ -30,6 +39,7 @@ def create_app(settings: Settings | None = None, clients: S3Clients | None = Non
     # S3 keys may not be normalised behind the client's back: no slash merging, no redirects.
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
+    app.url_map.converters["files_key"] = FilesKeyConverter
     app.json.sort_keys = False
     downloads = Downloads(
         settings,
@@ -59,20 +69,13 @@ def create_app(settings: Settings | None = None, clients: S3Clients | None = Non
         response.headers["Cache-Control"] = "no-store"
         return response
 
-    @app.get(f"{contract.FILES_PATH}<path:_key>", provide_automatic_options=False)
-    @app.get(contract.FILES_PATH, provide_automatic_options=False, defaults={"_key": ""})
+    @app.get(contract.FILES_PATH.rstrip("/") + "<files_key:_key>", provide_automatic_options=False)
     def files(_key: str):
         # The routed value went through Werkzeug's lossy UTF-8 decoding; validate the bytes the client sent.
         return downloads.serve(request, request_key_bytes(request.environ))
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        if error.code == 404 and request.environ.get("PATH_INFO", "").startswith(contract.FILES_PATH):
-            # Paths the route pattern cannot match (control characters, a leading slash) are bad keys, not
-            # missing files; the method is judged first, as for every other /files/ path.
-            if request.method not in _FILE_METHODS:
-                return error_response(405, "method not allowed", ", ".join(_FILE_METHODS))
-            return downloads.serve(request, request_key_bytes(request.environ))
         response = error.get_response()
         return error_response(error.code or 500, error.name.lower(), response.headers.get("Allow"))
 

@@ -73,6 +73,8 @@ CASES: list[Case] = [
     Case("nul", "/files/a%00.txt", 400),
     Case("crlf", "/files/a%0d%0aSet-Cookie:%20x=1", 400),
     Case("lf", "/files/a%0a.txt", 400),
+    Case("lf-only", "/files/%0a", 400),
+    Case("lf-after-files", "/files%0a", 404),  # not a /files/ path at all
     Case("tab", "/files/a%09.txt", 400),
     Case("escape", "/files/a%1b[31m.txt", 400),
     Case("del", "/files/a%7f.txt", 400),
@@ -163,6 +165,8 @@ CASES: list[Case] = [
     Case("post-invalid-key", "/files/../x", 405, method="POST"),
     Case("post-unroutable-key", "/files/a%0Ab", 405, method="POST"),
     Case("delete-leading-slash-key", "/files//etc/passwd", 405, method="DELETE"),
+    Case("head-leading-slash-key", "/files//etc/passwd", 400, method="HEAD"),
+    Case("head-unroutable-key", "/files/a%0Ab", 400, method="HEAD"),
     # --- query strings: ignored, never forwarded to S3 ------------------------------------------------------------
     Case(
         "query-s3-overrides",
