@@ -15,7 +15,7 @@ export PATH := $(BIN):$(PATH)
 # Local defaults for `make serve`; `make run` sets them for its embedded S3.
 PORT ?= 8080
 
-.PHONY: help venv run serve bench load test test-service test-integration lint clean test-container image
+.PHONY: help venv system-deps run serve bench load test test-service test-integration lint clean test-container image
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -28,13 +28,17 @@ $(STAMP): requirements/dev.txt
 	$(BIN)/uv pip sync -q --native-tls --python $(BIN)/python requirements/dev.txt
 	touch $@
 
+# First prerequisite of `test`: a machine without them stops here, in seconds, with one line saying what to install.
+system-deps: ## install what make test needs from the system if missing (devtools/system-deps.sh; root or sudo)
+	@devtools/system-deps.sh
+
 run: $(STAMP) ## serve on localhost:$(PORT) against an embedded SeaweedFS seeded with samples/
 	$(BIN)/python -m devtools.run_local --port $(PORT)
 
 serve: $(STAMP) ## the production gunicorn command (what the image runs), configured by env vars
 	cd src && exec $(BIN)/gunicorn --config gunicorn.conf.py
 
-test: $(STAMP) scan ## every test suite, after the security scanners
+test: system-deps $(STAMP) scan ## every test suite, after the security scanners
 	$(BIN)/pytest
 
 test-service: $(STAMP) ## fast unit tests of the service (moto)
@@ -71,7 +75,7 @@ lint: $(STAMP) ## ruff, hadolint
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint Dockerfile
 
-test-container: $(STAMP) ## build the image (podman, stand-in base) and run it read-only against SeaweedFS
+test-container: system-deps $(STAMP) ## build the image (podman, stand-in base) and run it read-only against SeaweedFS
 	$(BIN)/pytest tests/container
 
 image: $(STAMP) ## build the service image as localhost/download-service:test (see devtools/images.py)
@@ -87,6 +91,15 @@ CDK := npx --no-install cdk
 CDK_FLAGS := --no-notices
 NPM_STAMP := node_modules/.installed
 export CDK_DISABLE_CLI_TELEMETRY := true
+# The CDK CLI builds the image asset with `docker` unless CDK_DOCKER names another binary: podman on a machine
+# that has podman and no docker (a docker CLI without a running engine is still docker: CDK_DOCKER=podman then).
+ifndef CDK_DOCKER
+ifeq ($(shell command -v docker),)
+ifneq ($(shell command -v podman),)
+export CDK_DOCKER := podman
+endif
+endif
+endif
 # A cdk.json stage name; its stacks are <Name>-Stateful and <Name>-Stateless.
 STAGE ?= sandbox
 STAGE_ID = $(shell printf '%s' '$(STAGE)' | sed 's/./\U&/')

@@ -33,10 +33,7 @@ HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 DEBIAN_MIRROR = os.environ.get("DEBIAN_MIRROR", "http://deb.debian.org/debian")
 BASE_TAG = "localhost/download-service-base:bookworm"
 IMAGE_TAG = "localhost/download-service:test"
-INSTALL_HINT = (
-    "install: `apt-get install -y podman buildah debootstrap runc slirp4netns` (as root; .ci/run does it), "
-    "or start a Docker engine"
-)
+INSTALL_HINT = "run `make system-deps` (it installs podman and its helpers), or start a Docker engine"
 
 # Everything that shapes the stand-in base; its hash is stored as a label so a changed recipe rebuilds it.
 _PACKAGES = ("python3", "python3-venv", "ca-certificates")

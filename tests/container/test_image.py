@@ -172,5 +172,5 @@ def test_sigterm_exits_cleanly_within_the_stop_timeout(engine, image, stack, tmp
 
 def test_no_engine_fails_with_what_to_install(monkeypatch):
     monkeypatch.setattr(images.shutil, "which", lambda _tool: None)
-    with pytest.raises(images.NoEngineError, match=r"apt-get install -y podman buildah debootstrap"):
+    with pytest.raises(images.NoEngineError, match=r"run `make system-deps`"):
         images.find_engine()
