@@ -3,8 +3,8 @@
 The production gunicorn command runs twice: against storage that refuses connections (s3_error + 503) and against
 SeaweedFS behind a proxy that cuts every stream (a download aborted mid-way: errors and an exception), each stopped
 with SIGTERM; plus the service's own `busy` refusal, produced in-process by the Flask app and the same
-JsonFormatter. Each filter must count exactly the lines its definition says, and nothing else. The filters as
-synthesized per stage are the infra suite's concern (tests/infra/test_monitoring.py); this suite starts servers.
+JsonFormatter. Each filter must count exactly the lines its definition says, and nothing else. Which filters each
+stage's template holds is for the infra suite to check (it starts no servers); this one checks what they count.
 """
 
 from __future__ import annotations
