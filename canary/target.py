@@ -47,17 +47,22 @@ def target_from_env(url_variable: str, environ: Mapping[str, str] | None = None,
     """A Target from the environment: the base URL in `url_variable`, the object in OBJECT_KEY and OBJECT_SHA256.
     Raises ConfigError naming the first variable that is missing or invalid. `options` go to Target."""
     environ = os.environ if environ is None else environ
-    values = {}
-    for name in (url_variable, "OBJECT_KEY", "OBJECT_SHA256"):
-        values[name] = environ.get(name, "").strip()
-        if not values[name]:
+
+    def required(name: str) -> str:
+        value = environ.get(name, "").strip()
+        if not value:
             raise ConfigError(f"{name} is not set")
-    parts = urllib.parse.urlsplit(values[url_variable])
+        return value
+
+    base_url = required(url_variable)
+    parts = urllib.parse.urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{url_variable} must be an http:// or https:// URL with a host")
-    if not _SHA256_RE.match(values["OBJECT_SHA256"].lower()):
+    key = required("OBJECT_KEY")
+    sha256 = required("OBJECT_SHA256").lower()
+    if not _SHA256_RE.match(sha256):
         raise ConfigError("OBJECT_SHA256 must be 64 hex digits")
-    return Target(values[url_variable], values["OBJECT_KEY"], values["OBJECT_SHA256"].lower(), **options)
+    return Target(base_url, key, sha256, **options)
 
 
 @dataclass(frozen=True)
