@@ -158,6 +158,7 @@ def check_head(target: Target) -> None:
     _expect(head.body == b"", f"HEAD object: expected no body, got {len(head.body)} B")
     get = _get_object(target)
     for name in HEAD_HEADERS:
+        _expect(get.header(name) is not None, f"GET object: expected its {name} header, got none")
         _expect_header(head, "HEAD object", name, get.header(name))
 
 
