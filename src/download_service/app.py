@@ -13,7 +13,7 @@ from werkzeug.routing import BaseConverter
 
 from . import contract
 from .download import Downloads
-from .logs import REQUEST_ID_ENVIRON
+from .logs import REQUEST_ID_ENVIRON, VERSION_ENVIRON
 from .responses import error_response
 from .s3 import S3Clients
 from .settings import Settings
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, clients: S3Clients | None = Non
     def assign_request_id() -> None:
         g.request_id = uuid.uuid4().hex
         request.environ[REQUEST_ID_ENVIRON] = g.request_id
+        request.environ[VERSION_ENVIRON] = settings.version
 
     @app.after_request
     def add_request_id(response: Response) -> Response:

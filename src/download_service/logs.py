@@ -11,6 +11,8 @@ from gunicorn import glogging
 from .contract import Event
 
 REQUEST_ID_ENVIRON = "download_service.request_id"
+#: The release that answered (APP_VERSION): the per-release metrics the deployment alarm judges count by it.
+VERSION_ENVIRON = "download_service.version"
 _RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 #: JSON may carry C1 controls and U+2028/U+2029 raw, but log viewers (and Python's splitlines) break lines at NEL,
 #: LS and PS: escaped, a client-chosen path cannot split one record into two or forge a second one.
@@ -71,6 +73,7 @@ class GunicornJsonLogger(glogging.Logger):
                 "user_agent": environ.get("HTTP_USER_AGENT"),
                 "trace_id": environ.get("HTTP_X_AMZN_TRACE_ID"),
                 "request_id": environ.get(REQUEST_ID_ENVIRON),
+                "version": environ.get(VERSION_ENVIRON),
             },
         )
 

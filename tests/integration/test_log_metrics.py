@@ -111,6 +111,9 @@ COUNTS = {
     "S3Errors": lambda r: r.get("event") == "s3_error",
     "Busy": lambda r: r.get("event") == "busy",
     "WorkerBoots": lambda r: r.get("event") == "worker_boot",
+    # The same access lines, per release: the deployment alarm of a progressive release reads these by Version.
+    "ReleaseRequests": lambda r: r.get("event") == "access",
+    "Release5xx": lambda r: r.get("event") == "access" and r["status"] >= 500,
 }
 
 
@@ -133,6 +136,10 @@ def test_metric_filters_count_exactly_their_lines_of_the_real_service(service_li
         expected = [line for line, record in zip(service_lines, records, strict=True) if COUNTS[spec.name](record)]
         assert expected, f"{spec.name}: no sample line"
         assert counted == expected, f"{spec.name}: {pattern}"
+        for dimension, selector in (spec.dimensions or {}).items():
+            # CloudWatch publishes a dimensioned metric only for lines that carry the field.
+            field = selector.removeprefix("$.")
+            assert all(record.get(field) for record in map(json.loads, counted)), (spec.name, dimension)
 
 
 def test_queries_use_fields_and_events_the_service_really_logs(service_lines: list[str]) -> None:

@@ -157,6 +157,7 @@ ACCESS_FIELDS = {
     "user_agent",
     "trace_id",
     "request_id",
+    "version",
 }
 
 
@@ -182,6 +183,7 @@ def test_logs_are_json_lines_with_the_access_fields(server, s3):
     assert record["client_ip"] == "203.0.113.9"  # what the ALB appended, not what the client claimed
     assert record["user_agent"] == "it/1.0"
     assert record["request_id"] == response.headers["X-Request-Id"]
+    assert record["version"] == "integration"  # APP_VERSION: the per-release metrics count by it
     assert record["duration_ms"] >= 0
 
 
