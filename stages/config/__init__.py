@@ -25,12 +25,14 @@ from typing import Any
 
 from download_service import contract
 
+from .deployment import DeploymentConfig
 from .reader import (
     ConfigError,
     boolean,
     derived,
     keys_of,
     mapping,
+    nested,
     no_unknown_keys,
     read_section,
     section,
@@ -83,6 +85,7 @@ class StageConfig:
     logs: LogsConfig = field(default_factory=LogsConfig, metadata=section())
     alarms: AlarmsConfig = field(default_factory=AlarmsConfig, metadata=section())
     budget: BudgetConfig = field(default_factory=BudgetConfig, metadata=section())
+    deployment: DeploymentConfig = field(default_factory=DeploymentConfig, metadata=nested(DeploymentConfig))
 
     @property
     def construct_id(self) -> str:
@@ -134,8 +137,12 @@ def load_stage(name: str, defaults: Mapping[str, Any], raw: Any) -> StageConfig:
         return f"defaults.{key}" if key in defaults and key not in own else f"stages.{name}.{key}"
 
     stage = read_section(StageConfig, merged, path, name=name)
-    # Production keeps its logs after stack deletion, as it keeps its data.
-    return dataclasses.replace(stage, logs=dataclasses.replace(stage.logs, retain=stage.production))
+    return dataclasses.replace(
+        stage,
+        # Production keeps its logs after stack deletion, as it keeps its data.
+        logs=dataclasses.replace(stage.logs, retain=stage.production),
+        deployment=stage.deployment.for_stage(stage.production, path("deployment")),
+    )
 
 
 def load_stages(root: Mapping[str, Any]) -> dict[str, StageConfig]:
@@ -177,6 +184,7 @@ __all__ = [
     "AlarmsConfig",
     "BudgetConfig",
     "ConfigError",
+    "DeploymentConfig",
     "DomainConfig",
     "HostedZone",
     "LogsConfig",

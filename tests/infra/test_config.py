@@ -139,6 +139,35 @@ CASES = [
     ("stages", {}, "cdk.json: stages: define at least one stage"),
     ("pipline", {}, "cdk.json: pipline: unknown field"),
     ("dns", {"zone_name": "example.com", "region": "eu-west-1"}, "cdk.json: dns.account: required"),
+    # the release strategy (stages/config/deployment.py): ECS's own limits, refused at synth
+    ("stages.dev.deployment", {"strategy": "big_bang"}, "cdk.json: stages.dev.deployment.strategy: one of rolling,"),
+    ("defaults.deployment", {"strategy": "x"}, "cdk.json: defaults.deployment.strategy: one of rolling, blue_green"),
+    ("stages.prod.deployment", {"strategy": "rolling"}, "cdk.json: stages.prod.deployment.strategy: production"),
+    (
+        "stages.dev.deployment",
+        {"strategy": "blue_green", "step_percent": 10},
+        "cdk.json: stages.dev.deployment.step_percent: only canary and linear shift traffic in steps",
+    ),
+    (
+        "stages.dev.deployment",
+        {"strategy": "linear", "step_percent": 2},
+        "cdk.json: stages.dev.deployment.step_percent: linear steps are 3-100 %",
+    ),
+    ("stages.dev.deployment", {"step_percent": 10.05}, "cdk.json: stages.dev.deployment.step_percent: canary steps"),
+    ("stages.dev.deployment", {"bake_minutes": 2000}, "cdk.json: stages.dev.deployment.bake_minutes: minutes between"),
+    (
+        "stages.dev.deployment",
+        {"circuit_breaker": True},
+        "cdk.json: stages.dev.deployment.circuit_breaker: ECS offers the circuit breaker with rolling",
+    ),
+    (
+        "stages.dev.deployment",
+        {"strategy": "rolling", "bake_minutes": 5},
+        "cdk.json: stages.dev.deployment.bake_minutes: a rolling deployment has no bake time",
+    ),
+    ("stages.dev.deployment", {"canary": 5}, "cdk.json: stages.dev.deployment.canary: unknown field"),
+    ("stages.dev.deployment", "canary", "cdk.json: stages.dev.deployment: must be an object, not str"),
+    ("stages.dev.deployment", {"break_glass": "yes"}, "cdk.json: stages.dev.deployment.break_glass: must be true"),
 ]
 
 
