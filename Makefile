@@ -54,7 +54,7 @@ COVERAGE_MIN ?= 90
 test-ci: $(STAMP) ## the CI test gate: all but container tests, reports/junit.xml + coverage.xml, coverage >= COVERAGE_MIN
 	mkdir -p reports
 	$(BIN)/pytest --ignore=tests/container --junitxml=reports/junit.xml \
-	  --cov=download_service --cov=stages --cov=pipeline --cov-report=term:skip-covered \
+	  --cov=download_service --cov=stages --cov=pipeline --cov=canary --cov-report=term:skip-covered \
 	  --cov-report=xml:reports/coverage.xml --cov-fail-under=$(COVERAGE_MIN)
 
 smoke: $(STAMP) ## tests/smoke against SMOKE_BASE_URL (+ SMOKE_OBJECT_KEY/SHA256), or a local server when unset

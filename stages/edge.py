@@ -16,6 +16,7 @@ from download_service import contract
 from .common import nag
 from .config import DomainConfig
 from .network import Network
+from .release_routing import ReleaseRouting, add_release_routing, json_response
 
 #: TLS 1.3 (and 1.2 for older clients) with forward-secret AEAD ciphers only, plus hybrid post-quantum key
 #: exchange: ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09.
@@ -27,7 +28,8 @@ class Edge(Construct):
 
     With `domain.domain_name`: HTTPS on 443 with a DNS-validated certificate, 80 redirects to 443, and an alias
     record. Without: plain HTTP on 80 and a synth warning (config validation refuses this for production).
-    `url` is the service's base URL.
+    `url` is the service's base URL. With `progressive`, a second target group and the release routing
+    (`routing`: production rule, guarded test listener; stages/release_routing.py) for ECS-native releases.
     """
 
     def __init__(
@@ -40,6 +42,7 @@ class Edge(Construct):
         stage_name: str,
         network: Network,
         log_bucket: s3.IBucket,
+        progressive: bool,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -70,24 +73,10 @@ class Edge(Construct):
         )
         self.load_balancer.log_access_logs(log_bucket, "alb")
 
-        self.target_group = elbv2.ApplicationTargetGroup(
-            self,
-            "Targets",
-            vpc=network.vpc,
-            target_type=elbv2.TargetType.IP,
-            port=contract.PORT,
-            protocol=elbv2.ApplicationProtocol.HTTP,
-            # Time a draining task keeps serving in-flight downloads before ECS sends SIGTERM (see contract).
-            deregistration_delay=Duration.seconds(contract.DEREGISTRATION_DELAY_S),
-            health_check=elbv2.HealthCheck(
-                path=contract.HEALTH_PATH,
-                healthy_http_codes="200",
-                interval=Duration.seconds(15),
-                timeout=Duration.seconds(5),
-                healthy_threshold_count=2,
-                unhealthy_threshold_count=3,
-            ),
-        )
+        self.target_group = self._target_group("Targets", network)
+        #: Where ECS starts each new revision, beside `target_group` (progressive releases only).
+        self.alternate_target_group = self._target_group("AlternateTargets", network) if progressive else None
+        self.target_groups = tuple(g for g in (self.target_group, self.alternate_target_group) if g is not None)
 
         if domain.domain_name and domain.hosted_zone:
             self.hosted_zone = route53.HostedZone.from_hosted_zone_attributes(
@@ -108,7 +97,7 @@ class Edge(Construct):
                 certificates=[self.certificate],
                 ssl_policy=SSL_POLICY,
                 open=True,
-                default_target_groups=[self.target_group],
+                **self._production_default(),
             )
             self.http_listener = self.load_balancer.add_listener(
                 "Http",
@@ -134,7 +123,7 @@ class Edge(Construct):
                 port=80,
                 protocol=elbv2.ApplicationProtocol.HTTP,
                 open=True,
-                default_target_groups=[self.target_group],
+                **self._production_default(),
             )
             self.url = f"http://{self.load_balancer.load_balancer_dns_name}"
             Annotations.of(self).add_warning_v2(
@@ -142,3 +131,40 @@ class Edge(Construct):
                 f"Stage {stage_name!r} has no domain_name: the service is served over plain HTTP on the ALB's "
                 "DNS name. Set domain_name and hosted_zone in cdk.json for HTTPS.",
             )
+        self.routing: ReleaseRouting | None = None
+        if self.alternate_target_group is not None:
+            self.routing = add_release_routing(
+                self.load_balancer,
+                self.https_listener or self.http_listener,
+                (self.target_group, self.alternate_target_group),
+                certificate=self.certificate,
+                ssl_policy=SSL_POLICY,
+                host=domain.domain_name or self.load_balancer.load_balancer_dns_name,
+            )
+
+    def _target_group(self, construct_id: str, network: Network) -> elbv2.ApplicationTargetGroup:
+        return elbv2.ApplicationTargetGroup(
+            self,
+            construct_id,
+            vpc=network.vpc,
+            target_type=elbv2.TargetType.IP,
+            port=contract.PORT,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            # Time a draining task keeps serving in-flight downloads before ECS sends SIGTERM (see contract).
+            deregistration_delay=Duration.seconds(contract.DEREGISTRATION_DELAY_S),
+            health_check=elbv2.HealthCheck(
+                path=contract.HEALTH_PATH,
+                healthy_http_codes="200",
+                interval=Duration.seconds(15),
+                timeout=Duration.seconds(5),
+                healthy_threshold_count=2,
+                unhealthy_threshold_count=3,
+            ),
+        )
+
+    def _production_default(self) -> dict:
+        """Rolling: the listener forwards to the one target group. Progressive: the production rule (which ECS
+        re-weights) answers every path, so the listener's own default is never reached."""
+        if self.alternate_target_group is None:
+            return {"default_target_groups": [self.target_group]}
+        return {"default_action": json_response(404, "not found")}

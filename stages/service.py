@@ -1,4 +1,4 @@
-"""The Fargate service: cluster, hardened task definition, least-privilege task role, rolling deployment, scaling."""
+"""The Fargate service: cluster, hardened task definition, least-privilege task role, release strategy, scaling."""
 
 from __future__ import annotations
 
@@ -10,15 +10,18 @@ from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from download_service import contract
 
+from . import release
 from .common import nag
 from .common.retention import stage_log_group
-from .config import LogsConfig, ServiceConfig, TasksConfig
+from .config import DeploymentConfig, LogsConfig, ServiceConfig, TasksConfig
 from .network import Network
+from .release_routing import ReleaseRouting
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,6 +52,9 @@ class Service(Construct):
         network: Network,
         files_bucket: s3.IBucket,
         target_group: elbv2.ApplicationTargetGroup,
+        deployment: DeploymentConfig,
+        routing: ReleaseRouting | None = None,
+        hook: lambda_.IFunction | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -93,6 +99,8 @@ class Service(Construct):
             platform=ecr_assets.Platform.LINUX_AMD64,
             exclude=ASSET_EXCLUDES,
         )
+        #: What the release reports (GET /, every access log line): the image asset's content hash, 12 digits.
+        self.version = self.image_asset.asset_hash[:12]
         self.container = self.task_definition.add_container(
             "app",
             image=ecs.ContainerImage.from_docker_image_asset(self.image_asset),
@@ -104,7 +112,7 @@ class Service(Construct):
                 # Tasks are reachable only from the ALB's security group, so every peer is the ALB.
                 "FORWARDED_ALLOW_IPS": "*",
                 # The image asset's content hash: identifies exactly what runs.
-                "APP_VERSION": self.image_asset.asset_hash[:12],
+                "APP_VERSION": self.version,
             },
             user=CONTAINER_USER,
             readonly_root_filesystem=True,
@@ -156,13 +164,13 @@ class Service(Construct):
             # min_capacity (>= 2) holds the floor.
             min_healthy_percent=100,
             max_healthy_percent=200,
-            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
             health_check_grace_period=Duration.seconds(60),
             availability_zone_rebalancing=ecs.AvailabilityZoneRebalancing.ENABLED,
             propagate_tags=ecs.PropagatedTagSource.SERVICE,
             enable_execute_command=False,
+            **release.deployment_props(deployment),
         )
-        self.service.attach_to_application_target_group(target_group)
+        release.attach(self.service, self.container, target_group, routing, hook)
 
         self.scaling = self.service.auto_scale_task_count(min_capacity=tasks.min_tasks, max_capacity=tasks.max_tasks)
         self.scaling.scale_on_cpu_utilization(
@@ -171,10 +179,4 @@ class Service(Construct):
             scale_in_cooldown=Duration.seconds(300),
             scale_out_cooldown=Duration.seconds(60),
         )
-        self.scaling.scale_on_request_count(
-            "Requests",
-            requests_per_target=tasks.requests_per_target,
-            target_group=target_group,
-            scale_in_cooldown=Duration.seconds(300),
-            scale_out_cooldown=Duration.seconds(60),
-        )
+        release.scale_on_requests(self.scaling, tasks, target_group, routing)

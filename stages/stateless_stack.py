@@ -8,10 +8,13 @@ from aws_cdk import CfnOutput, Fn, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from .canary import CANARY_KEY, canary_sha256
 from .config import StageConfig
 from .edge import Edge
 from .monitoring import Monitoring
 from .network import Network
+from .probe import Probe
+from .release_hook import ReleaseHook
 from .service import Service
 
 
@@ -44,7 +47,18 @@ class StatelessStack(Stack):
             stage_name=config.name,
             network=self.network,
             log_bucket=log_bucket,
+            progressive=config.deployment.progressive,
         )
+        self.release_hook = None
+        if self.edge.routing is not None:
+            self.release_hook = ReleaseHook(
+                self,
+                "ReleaseHook",
+                routing=self.edge.routing,
+                logs=config.logs,
+                object_key=CANARY_KEY,
+                object_sha256=canary_sha256(),
+            )
         self.service = Service(
             self,
             "Service",
@@ -54,8 +68,12 @@ class StatelessStack(Stack):
             network=self.network,
             files_bucket=files_bucket,
             target_group=self.edge.target_group,
+            deployment=config.deployment,
+            routing=self.edge.routing,
+            hook=self.release_hook.function if self.release_hook else None,
         )
         self.service_url_output = CfnOutput(self, "ServiceUrl", value=self.edge.url, description="Service base URL")
+        self.probe = Probe(self, "Probe", url=self.edge.url, log_bucket=log_bucket)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -63,8 +81,10 @@ class StatelessStack(Stack):
             alarms=config.alarms,
             budget=config.budget,
             tasks=config.tasks,
+            deployment=config.deployment,
             service=self.service,
             edge=self.edge,
+            probe=self.probe.canary,
         )
         self.dashboard_url_output = CfnOutput(
             self, "DashboardUrl", value=self.monitoring.dashboard_url, description="CloudWatch dashboard"

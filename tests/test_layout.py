@@ -18,7 +18,7 @@ from stages.config import CONTEXT_KEY, StageConfig, cdk_json_context
 from stages.config.reader import defaults_of
 
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCT = ("src", "stages", "pipeline", "devtools", "benchmarks", "loadtest")
+PRODUCT = ("src", "stages", "pipeline", "canary", "devtools", "benchmarks", "loadtest")
 MAX_MODULE_LINES = 300
 #: Where a whole StageConfig may go: the stage itself, the stack that wires its units, and the pipeline, which
 #: builds one ServiceStage per stage it deploys.

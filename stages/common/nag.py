@@ -51,11 +51,16 @@ def _flatten(node: object) -> str:
     return json.dumps(node, separators=(",", ":"))
 
 
-def iam5_findings(policy: iam.CfnPolicy) -> dict[str, list[str]]:
-    """The AwsSolutions-IAM5 finding ids cdk-nag will report on `policy`, each with the actions it concerns."""
-    document = Stack.of(policy).resolve(policy.policy_document)
+def iam5_findings(policy: iam.CfnPolicy | iam.CfnRole) -> dict[str, list[str]]:
+    """The AwsSolutions-IAM5 finding ids cdk-nag will report on `policy` (or a role's inline policies), each with
+    the actions it concerns."""
+    stack = Stack.of(policy)
+    if isinstance(policy, iam.CfnRole):
+        documents = [entry["policyDocument"] for entry in stack.resolve(policy.policies) or []]
+    else:
+        documents = [stack.resolve(policy.policy_document)]
     found: dict[str, list[str]] = {}
-    for statement in document.get("Statement", []):
+    for statement in (statement for document in documents for statement in document.get("Statement", [])):
         if statement.get("Effect") != "Allow":
             continue
         actions = statement.get("Action", [])
@@ -71,7 +76,7 @@ def iam5_findings(policy: iam.CfnPolicy) -> dict[str, list[str]]:
     return found
 
 
-def acknowledge_wildcards(policy: iam.CfnPolicy, reason: Callable[[str, list[str]], str]) -> None:
+def acknowledge_wildcards(policy: iam.CfnPolicy | iam.CfnRole, reason: Callable[[str, list[str]], str]) -> None:
     """Acknowledge each IAM5 finding of `policy` on its own, with `reason(finding, actions)`. For policies that
     CDK generates (so their wildcards are only known once built); call it after the policy is complete."""
     for finding, actions in iam5_findings(policy).items():

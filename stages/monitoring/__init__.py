@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from aws_cdk import Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_synthetics as synthetics
 from cdk_monitoring_constructs import (
     AlarmFactoryDefaults,
     CustomMetricGroup,
@@ -24,14 +25,20 @@ from constructs import Construct
 
 from download_service import contract
 
-from ..config import AlarmsConfig, BudgetConfig, TasksConfig
+from ..config import AlarmsConfig, BudgetConfig, DeploymentConfig, TasksConfig
 from ..edge import Edge
 from ..service import Service
+from .deployment import deployment_alarm_names, deployment_guards, hand_to_ecs
 from .logs import ServiceLogs
 from .metrics import FIVE_MINUTES, MINUTE
-from .segments import add_service_segments
+from .segments import add_fargate_segment, add_tasks_segment, add_traffic_segment
 from .spend import Spend
 from .topic import AlarmTopic
+
+
+def critical_alarm_name(stage_name: str) -> str:
+    """The stage's composite alarm, by a name the pipeline can know without a reference to the stage."""
+    return f"{contract.SERVICE_NAME}-{stage_name}-Critical"
 
 
 class Monitoring(Construct):
@@ -46,8 +53,10 @@ class Monitoring(Construct):
         alarms: AlarmsConfig,
         budget: BudgetConfig,
         tasks: TasksConfig,
+        deployment: DeploymentConfig,
         service: Service,
         edge: Edge,
+        probe: synthetics.Canary,
     ) -> None:
         super().__init__(scope, construct_id)
         self.prefix = f"{contract.SERVICE_NAME}-{stage_name}"
@@ -73,17 +82,33 @@ class Monitoring(Construct):
             metric_factory_defaults=MetricFactoryDefaults(period=MINUTE),
             dashboard_factory=self.dashboards,
         )
-        add_service_segments(
+        self.logs = ServiceLogs(self, "Logs", stage_name=stage_name, log_group=service.log_group)
+        target_groups = edge.target_groups
+        add_fargate_segment(
             self.facade,
             alarms=alarms,
             tasks=tasks,
-            prefix=self.prefix,
             service=service.service,
             load_balancer=edge.load_balancer,
             target_group=edge.target_group,
         )
-
-        self.logs = ServiceLogs(self, "Logs", stage_name=stage_name, log_group=service.log_group)
+        add_traffic_segment(self.facade, alarms=alarms, load_balancer=edge.load_balancer, target_groups=target_groups)
+        self.deployment_alarm_names = deployment_alarm_names(self.prefix, deployment)
+        add_tasks_segment(
+            self.facade,
+            tasks=tasks,
+            service=service.service,
+            target_groups=target_groups,
+            guards=deployment_guards(
+                alarms=alarms,
+                deployment=deployment,
+                prefix=self.prefix,
+                namespace=self.logs.namespace,
+                version=service.version,
+                load_balancer=edge.load_balancer,
+                target_groups=target_groups,
+            ),
+        )
         log_metrics = [self.logs.metric(name) for name in ("Http5xx", "Exceptions", "S3Errors", "Busy", "WorkerBoots")]
         self.facade.monitor_custom(
             human_readable_name="Service logs",
@@ -128,6 +153,50 @@ class Monitoring(Construct):
         if self.budget is not None:
             # Budgets checks at creation that it may publish to the topic.
             self.budget.node.add_dependency(self.alarm_topic)
+
+        self.facade.monitor_custom(
+            human_readable_name="Synthetic probe (/health and the canary object, every 5 minutes)",
+            alarm_friendly_name="Probe",
+            metric_groups=[
+                CustomMetricGroup(
+                    title="Probe runs that passed",
+                    metrics=[
+                        CustomMetricWithAlarm(
+                            alarm_friendly_name="Success",
+                            metric=probe.metric_success_percent(period=FIVE_MINUTES, statistic="Average"),
+                            add_alarm={
+                                "Critical": CustomThreshold(
+                                    threshold=100,
+                                    comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                                    evaluation_periods=3,
+                                    datapoints_to_alarm=2,
+                                    # A probe that stopped running is as blind as one that fails.
+                                    treat_missing_data_override=cloudwatch.TreatMissingData.BREACHING,
+                                    additional_description="The public URL failed /health or the canary object",
+                                )
+                            },
+                        )
+                    ],
+                )
+            ],
+        )
+
+        created = {found.alarm_name: found.alarm for found in self.facade.created_alarms()}
+        for name in self.deployment_alarm_names:
+            # A release's guard judges its own version: CloudFormation must point the alarm at it before ECS starts.
+            service.service.node.add_dependency(created[name])
+        hand_to_ecs(self, service.service, self.deployment_alarm_names, deployment, stage_name)
+        #: One alarm for "this stage is in trouble" (any Critical alarm): the pipeline's gate before prod reads it.
+        self.critical_alarm = cloudwatch.CompositeAlarm(
+            self,
+            "Critical",
+            composite_alarm_name=critical_alarm_name(stage_name),
+            alarm_description="Any critical alarm of the stage; the pipeline does not start a production release "
+            "while this (or dev's) is in ALARM",
+            alarm_rule=cloudwatch.AlarmRule.any_of(
+                *(alarm for name, alarm in sorted(created.items()) if name.endswith("-Critical"))
+            ),
+        )
 
         self.dashboard: cloudwatch.Dashboard = self.dashboards.dashboard
         region = Stack.of(self).region

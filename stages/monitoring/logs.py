@@ -19,19 +19,31 @@ from download_service import contract
 P = logs.FilterPattern
 
 
+E = contract.Event
+
+
 @dataclass(frozen=True)
 class LogMetric:
     name: str
     pattern: logs.IFilterPattern
     description: str
+    #: Metric dimension -> JSON selector of the line. A filter with dimensions has no default value (CloudWatch).
+    dimensions: dict[str, str] | None = None
 
 
-#: Metric name -> what it counts. tests/infra/test_monitoring.py runs each pattern over lines the real service wrote.
+def _event(name: str) -> logs.IFilterPattern:
+    return P.string_value("$.event", "=", name)
+
+
+_ACCESS_5XX = P.all(_event(E.ACCESS), P.number_value("$.status", ">=", 500))
+
+
+#: Metric name -> what it counts. tests/integration/test_log_metrics.py runs each pattern over real service lines.
 LOG_METRICS = (
     LogMetric(
         "Http5xx",
         # Access records only: the s3_error warning that precedes a 502/503/504 carries `status` too.
-        P.all(P.string_value("$.event", "=", "access"), P.number_value("$.status", ">=", 500)),
+        _ACCESS_5XX,
         "Responses with a 5xx status, from the access log",
     ),
     LogMetric(
@@ -40,26 +52,35 @@ LOG_METRICS = (
         "Log lines at level error or critical (unhandled exceptions, aborted streams, worker timeouts)",
     ),
     LogMetric("Exceptions", P.exists("$.exception"), "Log lines carrying a traceback"),
-    LogMetric("S3Errors", P.string_value("$.event", "=", "s3_error"), "Failed storage requests (mapped to 5xx)"),
-    LogMetric("Busy", P.string_value("$.event", "=", "busy"), "Downloads refused because a worker was at capacity"),
-    LogMetric("WorkerBoots", P.string_value("$.event", "=", "worker_boot"), "gunicorn workers started or restarted"),
+    LogMetric("S3Errors", _event(E.S3_ERROR), "Failed storage requests (mapped to 5xx)"),
+    LogMetric("Busy", _event(E.BUSY), "Downloads refused because a worker was at capacity"),
+    LogMetric("WorkerBoots", _event(E.WORKER_BOOT), "gunicorn workers started or restarted"),
+    # Per release (the image hash every access line carries): what the deployment alarm of a progressive release
+    # judges, so only the new revision's own answers count (stages/monitoring/deployment.py).
+    LogMetric("ReleaseRequests", _event(E.ACCESS), "Requests answered, per release", {"Version": "$.version"}),
+    LogMetric("Release5xx", _ACCESS_5XX, "Responses with a 5xx status, per release", {"Version": "$.version"}),
 )
 
-_WORKER_EVENTS = 'event in ["worker_boot", "worker_exit", "worker_timeout", "worker_interrupted"]'
-_LIFECYCLE_EVENTS = 'event in ["starting", "ready", "worker_boot", "sigterm", "worker_exit", "shutdown"]'
+
+def _any_event(*names: str) -> str:
+    return "event in [" + ", ".join(f'"{name}"' for name in names) + "]"
+
+
+_WORKER_EVENTS = _any_event(E.WORKER_BOOT, E.WORKER_EXIT, E.WORKER_TIMEOUT, E.WORKER_INTERRUPTED)
+_LIFECYCLE_EVENTS = _any_event(E.STARTING, E.READY, E.WORKER_BOOT, E.SIGTERM, E.WORKER_EXIT, E.SHUTDOWN)
 
 #: Saved Logs Insights queries: name (shown under "<service>/<stage>/" in the console) -> logs.QueryString props.
 QUERIES: dict[str, dict] = {
     "Top failing paths": {
         "fields": ["path", "status"],
-        "filter_statements": ['event = "access" and status >= 400'],
+        "filter_statements": [f'event = "{E.ACCESS}" and status >= 400'],
         "stats_statements": ["count(*) as failures by status, path"],
         "sort": "failures desc",
         "limit": 25,
     },
     # duration_ms is gunicorn's request time: until a download's last byte, not its first.
     "Latency percentiles": {
-        "filter_statements": ['event = "access"'],
+        "filter_statements": [f'event = "{E.ACCESS}"'],
         "stats_statements": [
             "count(*) as requests, pct(duration_ms, 50) as p50_ms, pct(duration_ms, 90) as p90_ms, "
             "pct(duration_ms, 99) as p99_ms, max(duration_ms) as max_ms by bin(5m)"
@@ -105,7 +126,8 @@ class ServiceLogs(Construct):
                 metric_name=spec.name,
                 metric_value="1",
                 # Zero while lines arrive without a match: graphs and alarms see 0, not missing data.
-                default_value=0,
+                default_value=None if spec.dimensions else 0,
+                dimensions=spec.dimensions,
                 unit=cloudwatch.Unit.COUNT,
             )
         self.queries = [

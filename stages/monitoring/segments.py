@@ -1,10 +1,10 @@
 """Dashboard segments and their alarms, added to a cdk-monitoring-constructs MonitoringFacade.
 
-What the library covers is used as is (Fargate service + ALB target group: CPU, memory, task health, connections;
-billing). What it lacks is built here with its custom monitor, so it still lands on the same dashboard with the same
-alarm naming and SNS actions: ALB request count, 4xx/5xx, 5xx rate and target latency alarms (its issue #46), a
-running-tasks-below-minimum alarm (its Fargate monitor only has Running-Tasks-High), desired/pending task counts,
-and the ECS deployment alarms.
+What the library covers is used as is (Fargate service: CPU, memory, task counts, connections; billing). What it
+lacks is built here with its custom monitor, so it still lands on the same dashboard with the same alarm naming and
+SNS actions: ALB request count, 4xx/5xx, 5xx rate and latency alarms (its issue #46), a running-tasks-below-minimum
+alarm (its Fargate monitor only has Running-Tasks-High), desired/pending task counts, and unhealthy targets over
+every target group (its monitor watches one, and a progressive release's tasks may be in either).
 """
 
 from __future__ import annotations
@@ -17,39 +17,11 @@ from cdk_monitoring_constructs import (
     CustomMetricWithAlarm,
     CustomThreshold,
     MonitoringFacade,
-    UnhealthyTaskCountThreshold,
     UsageThreshold,
 )
 
 from ..config import AlarmsConfig, TasksConfig
-from .metrics import FIVE_MINUTES, MINUTE, Missing, Op, deployment_alarm_names, five_xx_rate
-
-
-def add_service_segments(
-    facade: MonitoringFacade,
-    *,
-    alarms: AlarmsConfig,
-    tasks: TasksConfig,
-    prefix: str,
-    service: ecs.FargateService,
-    load_balancer: elbv2.ApplicationLoadBalancer,
-    target_group: elbv2.ApplicationTargetGroup,
-) -> None:
-    """CPU, memory, task health and connections from the library; traffic, latency, tasks and deployment guards as
-    custom segments. Alarms: CPU, memory, unhealthy hosts, running tasks, 5xx rate, p99 latency, deployment x2."""
-    add_fargate_segment(
-        facade, alarms=alarms, tasks=tasks, service=service, load_balancer=load_balancer, target_group=target_group
-    )
-    add_traffic_segment(facade, alarms=alarms, load_balancer=load_balancer, target_group=target_group)
-    add_tasks_segment(
-        facade,
-        alarms=alarms,
-        tasks=tasks,
-        prefix=prefix,
-        service=service,
-        load_balancer=load_balancer,
-        target_group=target_group,
-    )
+from .metrics import FIVE_MINUTES, MINUTE, Missing, Op, TargetGroups, five_xx_rate, unhealthy_hosts
 
 
 def add_fargate_segment(
@@ -62,6 +34,14 @@ def add_fargate_segment(
     target_group: elbv2.ApplicationTargetGroup,
 ) -> None:
     """The library's Fargate + ALB monitor: CPU and memory (warning alarms), task health, connections."""
+
+    def usage(percent: int) -> dict[str, UsageThreshold]:
+        return {
+            "Warning": UsageThreshold(
+                max_usage_percent=percent, period=MINUTE, evaluation_periods=5, datapoints_to_alarm=5
+            )
+        }
+
     facade.monitor_fargate_application_load_balancer(
         fargate_service=service,
         application_load_balancer=load_balancer,
@@ -70,24 +50,8 @@ def add_fargate_segment(
         alarm_friendly_name="Service",
         min_auto_scaling_task_count=tasks.min_tasks,
         max_auto_scaling_task_count=tasks.max_tasks,
-        add_cpu_usage_alarm={
-            "Warning": UsageThreshold(
-                max_usage_percent=alarms.cpu_percent, period=MINUTE, evaluation_periods=5, datapoints_to_alarm=5
-            )
-        },
-        add_memory_usage_alarm={
-            "Warning": UsageThreshold(
-                max_usage_percent=alarms.memory_percent,
-                period=MINUTE,
-                evaluation_periods=5,
-                datapoints_to_alarm=5,
-            )
-        },
-        add_unhealthy_task_count_alarm={
-            "Critical": UnhealthyTaskCountThreshold(
-                max_unhealthy_tasks=0, period=MINUTE, evaluation_periods=5, datapoints_to_alarm=5
-            )
-        },
+        add_cpu_usage_alarm=usage(alarms.cpu_percent),
+        add_memory_usage_alarm=usage(alarms.memory_percent),
     )
 
 
@@ -96,11 +60,12 @@ def add_traffic_segment(
     *,
     alarms: AlarmsConfig,
     load_balancer: elbv2.ApplicationLoadBalancer,
-    target_group: elbv2.ApplicationTargetGroup,
+    target_groups: TargetGroups,
 ) -> None:
-    """Requests, 4xx/5xx, the 5xx rate (critical alarm) and target latency (p99 warning alarm)."""
-    alb, targets = load_balancer.metrics, target_group.metrics
-    latency = {p: targets.target_response_time(statistic=p, period=MINUTE, label=f"{p} (s)") for p in ("p50", "p90")}
+    """Requests, 4xx/5xx, the 5xx rate (critical alarm) and target latency (p99 warning alarm), for the load
+    balancer as a whole: every target group counts."""
+    alb = load_balancer.metrics
+    latency = {p: alb.target_response_time(statistic=p, period=MINUTE, label=f"{p} (s)") for p in ("p50", "p90")}
     facade.monitor_custom(
         human_readable_name="Traffic (load balancer)",
         alarm_friendly_name="Traffic",
@@ -109,7 +74,12 @@ def add_traffic_segment(
                 title="Requests",
                 metrics=[
                     alb.request_count(period=MINUTE, statistic="Sum", label="Requests (ALB)"),
-                    targets.request_count_per_target(period=MINUTE, statistic="Sum", label="Requests per target"),
+                    *(
+                        group.metrics.request_count_per_target(
+                            period=MINUTE, statistic="Sum", label=f"Requests per target ({group.node.id})"
+                        )
+                        for group in target_groups
+                    ),
                 ],
             ),
             CustomMetricGroup(
@@ -117,8 +87,8 @@ def add_traffic_segment(
                 metrics=[
                     alb.http_code_elb(elbv2.HttpCodeElb.ELB_4XX_COUNT, period=MINUTE, statistic="Sum"),
                     alb.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, period=MINUTE, statistic="Sum"),
-                    targets.http_code_target(elbv2.HttpCodeTarget.TARGET_4XX_COUNT, period=MINUTE, statistic="Sum"),
-                    targets.http_code_target(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=MINUTE, statistic="Sum"),
+                    alb.http_code_target(elbv2.HttpCodeTarget.TARGET_4XX_COUNT, period=MINUTE, statistic="Sum"),
+                    alb.http_code_target(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=MINUTE, statistic="Sum"),
                 ],
             ),
             CustomMetricGroup(
@@ -126,7 +96,7 @@ def add_traffic_segment(
                 metrics=[
                     CustomMetricWithAlarm(
                         alarm_friendly_name="5xx-Rate",
-                        metric=five_xx_rate(load_balancer, target_group, FIVE_MINUTES),
+                        metric=five_xx_rate(load_balancer, target_groups, FIVE_MINUTES),
                         add_alarm={
                             "Critical": CustomThreshold(
                                 threshold=alarms.five_xx_percent,
@@ -147,7 +117,7 @@ def add_traffic_segment(
                     latency["p90"],
                     CustomMetricWithAlarm(
                         alarm_friendly_name="Latency-P99",
-                        metric=targets.target_response_time(statistic="p99", period=FIVE_MINUTES, label="p99 (s)"),
+                        metric=alb.target_response_time(statistic="p99", period=FIVE_MINUTES, label="p99 (s)"),
                         add_alarm={
                             "Warning": CustomThreshold(
                                 threshold=alarms.p99_latency_ms / 1000,
@@ -168,43 +138,39 @@ def add_traffic_segment(
 def add_tasks_segment(
     facade: MonitoringFacade,
     *,
-    alarms: AlarmsConfig,
     tasks: TasksConfig,
-    prefix: str,
     service: ecs.FargateService,
-    load_balancer: elbv2.ApplicationLoadBalancer,
-    target_group: elbv2.ApplicationTargetGroup,
+    target_groups: TargetGroups,
+    guards: list[CustomMetricWithAlarm],
 ) -> None:
-    """Task counts (running below min_tasks is critical) and the deployment guards ECS rolls back on."""
-    names = deployment_alarm_names(prefix)
-    unhealthy = target_group.metrics.unhealthy_host_count(period=MINUTE, statistic="Maximum", label="Unhealthy")
+    """Task counts (running below min_tasks is critical), unhealthy targets (critical) and the deployment guards."""
+    metric_groups = [
+        _task_counts(service, tasks),
+        CustomMetricGroup(
+            title="Target health",
+            metrics=[
+                CustomMetricWithAlarm(
+                    alarm_friendly_name="Unhealthy-Targets",
+                    metric=unhealthy_hosts(target_groups),
+                    add_alarm={
+                        "Critical": CustomThreshold(
+                            threshold=0,
+                            comparison_operator=Op.GREATER_THAN_THRESHOLD,
+                            evaluation_periods=5,
+                            datapoints_to_alarm=5,
+                            treat_missing_data_override=Missing.NOT_BREACHING,
+                            additional_description="Targets failing the /health check, over every target group",
+                        )
+                    },
+                )
+            ],
+        ),
+    ]
+    if guards:
+        metric_groups.append(CustomMetricGroup(title="Deployment guards (roll back on alarm)", metrics=guards))
     facade.monitor_custom(
-        human_readable_name="Tasks and deployments",
-        alarm_friendly_name="Tasks",
-        metric_groups=[
-            _task_counts(service, tasks),
-            CustomMetricGroup(
-                title="Deployment guards (roll back on alarm)",
-                metrics=[
-                    _deployment_guard(
-                        "Deployment-5xx",
-                        five_xx_rate(load_balancer, target_group, MINUTE),
-                        name=names["5xx"],
-                        threshold=alarms.five_xx_percent,
-                    ),
-                    _deployment_guard(
-                        "Deployment-Unhealthy",
-                        unhealthy,
-                        name=names["unhealthy"],
-                        threshold=0,
-                    ),
-                ],
-            ),
-        ],
+        human_readable_name="Tasks and deployments", alarm_friendly_name="Tasks", metric_groups=metric_groups
     )
-    # In addition to the circuit breaker (stages/service.py): it catches tasks that never get healthy, these catch
-    # tasks that do but then fail requests or health checks, during the deployment and its bake time.
-    service.enable_deployment_alarms(list(names.values()), behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM)
 
 
 def _task_counts(service: ecs.FargateService, tasks: TasksConfig) -> CustomMetricGroup:
@@ -241,25 +207,4 @@ def _task_counts(service: ecs.FargateService, tasks: TasksConfig) -> CustomMetri
                 },
             ),
         ],
-    )
-
-
-def _deployment_guard(
-    friendly_name: str, metric: cloudwatch.IMetric, *, name: str, threshold: float
-) -> CustomMetricWithAlarm:
-    """Above `threshold` in 2 of 3 minutes, under a fixed `name` the ECS service refers to."""
-    return CustomMetricWithAlarm(
-        alarm_friendly_name=friendly_name,
-        metric=metric,
-        add_alarm={
-            "Deployment": CustomThreshold(
-                alarm_name_override=name,
-                threshold=threshold,
-                comparison_operator=Op.GREATER_THAN_THRESHOLD,
-                evaluation_periods=3,
-                datapoints_to_alarm=2,
-                treat_missing_data_override=Missing.NOT_BREACHING,
-                additional_description="ECS rolls a deployment back while this is in ALARM",
-            )
-        },
     )

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import pytest
 from aws_cdk.assertions import Template
 
 from download_service import contract
+from stages.release_routing import TEST_PORT_HTTPS
 
 from .conftest import Synth, only
 from .test_network import group_id
+
+NOT_FOUND = {
+    "Type": "fixed-response",
+    "FixedResponseConfig": {
+        "StatusCode": "404",
+        "ContentType": "application/json",
+        "MessageBody": '{"error": "not found"}',
+    },
+}
 
 
 def _attributes(template: Template) -> dict[str, object]:
@@ -33,8 +44,13 @@ def test_alb_attributes(prod_stateless: Template, dev_stateless: Template) -> No
     assert _attributes(dev_stateless)["deletion_protection.enabled"] == "false"
 
 
-def test_target_group_health_check_and_deregistration_delay(prod_stateless: Template) -> None:
-    group = only(prod_stateless.find_resources("AWS::ElasticLoadBalancingV2::TargetGroup"))["Properties"]
+@pytest.mark.parametrize("group_name", ["EdgeTargets", "EdgeAlternateTargets"])
+def test_target_group_health_check_and_deregistration_delay(prod_stateless: Template, group_name: str) -> None:
+    (group,) = [
+        resource["Properties"]
+        for logical_id, resource in prod_stateless.find_resources("AWS::ElasticLoadBalancingV2::TargetGroup").items()
+        if logical_id.startswith(group_name)
+    ]
     assert group["TargetType"] == "ip"
     assert group["Port"] == contract.PORT
     assert group["Protocol"] == "HTTP"
@@ -58,8 +74,8 @@ def test_https_listener_uses_tls13_policy_and_the_certificate(prod_stateless: Te
     # Exactly this one: other TLS13-* policies (e.g. TLS13-1-0-2021-06) still accept TLS 1.0 and 1.1.
     assert props["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
     assert props["Certificates"] == [{"CertificateArn": {"Ref": cert_id}}]
-    group_id = next(iter(prod_stateless.find_resources("AWS::ElasticLoadBalancingV2::TargetGroup")))
-    assert props["DefaultActions"] == [{"Type": "forward", "TargetGroupArn": {"Ref": group_id}}]
+    # Every path goes through the production rule ECS re-weights (test_release.py); the default is never reached.
+    assert props["DefaultActions"] == [NOT_FOUND]
 
 
 def test_http_redirects_to_https_in_prod(prod_stateless: Template) -> None:
@@ -70,7 +86,11 @@ def test_http_redirects_to_https_in_prod(prod_stateless: Template) -> None:
             "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"},
         }
     ]
-    prod_stateless.resource_count_is("AWS::ElasticLoadBalancingV2::ListenerRule", 0)
+    listener_id = next(
+        iter(prod_stateless.find_resources("AWS::ElasticLoadBalancingV2::Listener", {"Properties": {"Port": 80}}))
+    )
+    rules = prod_stateless.find_resources("AWS::ElasticLoadBalancingV2::ListenerRule")
+    assert not [rule for rule in rules.values() if rule["Properties"]["ListenerArn"] == {"Ref": listener_id}]
 
 
 def test_alias_record_points_at_the_alb(prod_stateless: Template) -> None:
@@ -89,9 +109,11 @@ def test_alb_accepts_80_and_443_and_talks_only_to_the_tasks(prod_stateless: Temp
     alb_sg = group_id(prod_stateless, "Load balancer")
     task_sg = group_id(prod_stateless, "Service tasks")
     group = prod_stateless.to_json()["Resources"][alb_sg]["Properties"]
+    # 8443: the test listener, open but guarded (only a per-deployment token from no real address; test_release.py).
     assert sorted((r["CidrIp"], r["FromPort"]) for r in group["SecurityGroupIngress"]) == [
         ("0.0.0.0/0", 80),
         ("0.0.0.0/0", 443),
+        ("0.0.0.0/0", TEST_PORT_HTTPS),
     ]
     assert "SecurityGroupEgress" not in group
     egress = prod_stateless.find_resources(
@@ -105,9 +127,9 @@ def test_alb_accepts_80_and_443_and_talks_only_to_the_tasks(prod_stateless: Temp
 def test_without_domain_dev_serves_http_and_warns(synth: Synth, dev_stateless: Template) -> None:
     dev_stateless.resource_count_is("AWS::CertificateManager::Certificate", 0)
     dev_stateless.resource_count_is("AWS::Route53::RecordSet", 0)
-    http = only(dev_stateless.find_resources("AWS::ElasticLoadBalancingV2::Listener"))["Properties"]
-    assert http["Port"] == 80
-    assert http["DefaultActions"][0]["Type"] == "forward"
+    http = only(dev_stateless.find_resources("AWS::ElasticLoadBalancingV2::Listener", {"Properties": {"Port": 80}}))
+    assert http["Properties"]["Protocol"] == "HTTP"
+    assert http["Properties"]["DefaultActions"] == [NOT_FOUND]  # the production rule answers (test_release.py)
     warnings = synth.warnings(synth.built.stages["dev"].stateless)
     assert [w for w in warnings if "has no domain_name" in w] == [
         "Stage 'dev' has no domain_name: the service is served over plain HTTP on the ALB's DNS name. Set domain_name "

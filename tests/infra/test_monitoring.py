@@ -26,8 +26,8 @@ from .conftest import Synth, only
 from .test_config import base
 
 STAGES = ("dev", "prod")
-#: The 5xx-rate numerator, as the dashboard and both 5xx alarms compute it.
-FIVE_XX_SUM = "FILL(elb5xx, 0) + FILL(target5xx, 0)"
+#: The 5xx-rate numerator, as the dashboard and the standing 5xx alarm compute it: both target groups count.
+FIVE_XX_SUM = "FILL(elb5xx, 0) + FILL(target5xx0, 0) + FILL(target5xx1, 0)"
 
 
 def _stage(synth: Synth, name: str) -> tuple[StageConfig, Template]:
@@ -156,13 +156,13 @@ def expected_alarms(config: StageConfig) -> dict[str, tuple[str, float]]:
     return {
         f"{prefix}-Traffic-5xx-Rate-Critical": ("GreaterThanThreshold", config.alarms.five_xx_percent),
         f"{prefix}-Traffic-Latency-P99-Warning": ("GreaterThanThreshold", config.alarms.p99_latency_ms / 1000),
-        f"{prefix}-Service-Unhealthy-Tasks-Critical": ("GreaterThanThreshold", 0),
+        f"{prefix}-Tasks-Unhealthy-Targets-Critical": ("GreaterThanThreshold", 0),
         f"{prefix}-Tasks-Running-Critical": ("LessThanThreshold", config.tasks.min_tasks),
         f"{prefix}-Service-CPU-Usage-Warning": ("GreaterThanThreshold", config.alarms.cpu_percent),
         f"{prefix}-Service-Memory-Usage-Warning": ("GreaterThanThreshold", config.alarms.memory_percent),
         f"{prefix}-Logs-Error-Logs-Critical": ("GreaterThanOrEqualToThreshold", config.alarms.error_logs),
         f"{prefix}-Deployment-5xx-Rate": ("GreaterThanThreshold", config.alarms.five_xx_percent),
-        f"{prefix}-Deployment-Unhealthy-Hosts": ("GreaterThanThreshold", 0),
+        f"{prefix}-Probe-Success-Critical": ("LessThanThreshold", 100),
     }
 
 
@@ -220,27 +220,37 @@ def _metric_math(expression: str, values: dict[str, float | None]) -> float | No
     return evaluate(filled)
 
 
-@pytest.mark.parametrize(("alarm", "minutes"), [("Traffic-5xx-Rate-Critical", 5), ("Deployment-5xx-Rate", 1)])
-def test_five_xx_rate_counts_target_errors_when_the_alb_reports_none(dev_stateless: Template, alarm, minutes) -> None:
-    rate = _alarms(dev_stateless)[f"download-service-dev-{alarm}"]
-    floor = MIN_REQUESTS_PER_MINUTE_FOR_RATE * minutes
+def test_five_xx_rate_counts_target_errors_of_both_target_groups_when_the_alb_reports_none(
+    dev_stateless: Template,
+) -> None:
+    rate = _alarms(dev_stateless)["download-service-dev-Traffic-5xx-Rate-Critical"]
+    floor = MIN_REQUESTS_PER_MINUTE_FOR_RATE * 5
     (expression,) = [m["Expression"] for m in rate["Metrics"] if "Expression" in m]
-    inputs = {m["Id"]: m["MetricStat"]["Metric"]["MetricName"] for m in rate["Metrics"] if "MetricStat" in m}
-    assert sorted(inputs.values()) == ["HTTPCode_ELB_5XX_Count", "HTTPCode_Target_5XX_Count", "RequestCount"]
-    ids = {name: metric_id for metric_id, name in inputs.items()}
+    inputs = {m["Id"]: m["MetricStat"]["Metric"] for m in rate["Metrics"] if "MetricStat" in m}
+    names = sorted(metric["MetricName"] for metric in inputs.values())
+    assert names == ["HTTPCode_ELB_5XX_Count", "HTTPCode_Target_5XX_Count", "HTTPCode_Target_5XX_Count", "RequestCount"]
+    groups = {
+        metric_id: next(d["Value"] for d in metric["Dimensions"] if d["Name"] == "TargetGroup")
+        for metric_id, metric in inputs.items()
+        if metric["MetricName"] == "HTTPCode_Target_5XX_Count"
+    }
+    assert len(set(map(json.dumps, groups.values()))) == 2  # one input per target group, not the same one twice
+    target_a, target_b = sorted(groups)
+    ids = {metric["MetricName"]: metric_id for metric_id, metric in inputs.items()}
 
-    def rate_for(requests, elb, target):
-        values = {ids["RequestCount"]: requests, ids["HTTPCode_ELB_5XX_Count"]: elb}
-        return _metric_math(expression, {**values, ids["HTTPCode_Target_5XX_Count"]: target})
+    def rate_for(requests, elb, a, b):
+        values = {ids["RequestCount"]: requests, ids["HTTPCode_ELB_5XX_Count"]: elb, target_a: a, target_b: b}
+        return _metric_math(expression, values)
 
     # The ALB publishes 5xx counts only for periods that had some: a bad release shows target 5xx and no ELB 5xx.
-    assert rate_for(100, None, 30) == 30.0
-    assert rate_for(100, 10, None) == 10.0
-    assert rate_for(100, 5, 5) == 10.0
-    assert rate_for(100, None, None) == 0.0
-    assert rate_for(floor - 1, None, 2) == 0.0  # a handful of requests is not an outage
-    assert rate_for(floor, None, 2) == 100 * 2 / floor  # as many a minute as the floor is: the rate counts
-    assert rate_for(None, None, None) == 0.0  # no traffic at all
+    assert rate_for(100, None, 30, None) == 30.0
+    assert rate_for(100, None, None, 30) == 30.0  # the other target group (after a release, the live one)
+    assert rate_for(100, 10, None, None) == 10.0
+    assert rate_for(100, 5, 5, 5) == 15.0
+    assert rate_for(100, None, None, None) == 0.0
+    assert rate_for(floor - 1, None, 2, None) == 0.0  # a handful of requests is not an outage
+    assert rate_for(floor, None, 2, None) == 100 * 2 / floor  # as many as the floor: the rate counts
+    assert rate_for(None, None, None, None) == 0.0  # no traffic at all
     assert rate["TreatMissingData"] == "notBreaching"
 
 
@@ -248,21 +258,6 @@ def test_running_tasks_alarm_treats_silence_as_an_outage(dev_stateless: Template
     running = _alarms(dev_stateless)["download-service-dev-Tasks-Running-Critical"]
     assert _single_metric(running) == ("ECS/ContainerInsights", "RunningTaskCount", "Average", 60)
     assert running["TreatMissingData"] == "breaching"
-
-
-@pytest.mark.parametrize("stage", STAGES)
-def test_deployment_alarms_roll_the_ecs_service_back(synth: Synth, stage: str) -> None:
-    _, template = _stage(synth, stage)
-    deployment = only(template.find_resources("AWS::ECS::Service"))["Properties"]["DeploymentConfiguration"]
-    names = [f"download-service-{stage}-Deployment-5xx-Rate", f"download-service-{stage}-Deployment-Unhealthy-Hosts"]
-    # Plain strings (no Ref to the alarms): no dependency from the service on alarms that read its metrics.
-    assert deployment["Alarms"] == {"AlarmNames": names, "Enable": True, "Rollback": True}
-    assert deployment["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
-    alarms = _alarms(template)
-    assert set(names) <= set(alarms)
-    unhealthy = alarms[names[1]]
-    assert _single_metric(unhealthy) == ("AWS/ApplicationELB", "UnHealthyHostCount", "Maximum", 60)
-    assert any(FIVE_XX_SUM in m.get("Expression", "") for m in alarms[names[0]]["Metrics"])
 
 
 # ---- topic --------------------------------------------------------------------------------------------------------
@@ -432,3 +427,24 @@ def test_monitoring_config_errors_name_the_field(field: str, value: Any, message
         load(raw)
     assert str(caught.value).startswith(f"cdk.json: {message}")
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_log_metric_is_a_filter_on_the_task_log_group(synth: Synth, stage: str) -> None:
+    """What tests/integration/test_log_metrics.py proves the patterns count, as the template deploys it."""
+    _, template = _stage(synth, stage)
+    filters = {
+        f["Properties"]["MetricTransformations"][0]["MetricName"]: f["Properties"]
+        for f in template.find_resources("AWS::Logs::MetricFilter").values()
+    }
+    assert set(filters) == {spec.name for spec in LOG_METRICS}
+    for spec in LOG_METRICS:
+        (transformation,) = filters[spec.name]["MetricTransformations"]
+        assert filters[spec.name]["FilterPattern"] == spec.pattern.log_pattern_string
+        assert transformation["MetricNamespace"] == f"download-service/{stage}"
+        assert transformation["MetricValue"] == "1"
+        if spec.dimensions:
+            assert transformation["Dimensions"] == [{"Key": k, "Value": v} for k, v in spec.dimensions.items()]
+            assert "DefaultValue" not in transformation
+        else:
+            assert transformation["DefaultValue"] == 0

@@ -154,23 +154,10 @@ def test_service_runs_in_isolated_subnets_without_public_ip(prod_stateless: Temp
     assert service["EnableExecuteCommand"] is False
 
 
-def test_rolling_deployment_with_circuit_breaker_rollback(prod_stateless: Template) -> None:
+def test_service_leaves_the_task_count_to_autoscaling(prod_stateless: Template) -> None:
     service = only(prod_stateless.find_resources("AWS::ECS::Service"))["Properties"]
-    assert service["DeploymentConfiguration"] == {
-        "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
-        # Deployment alarms (stages/monitoring/segments.py, tests/infra/test_monitoring.py) roll back too.
-        "Alarms": {
-            "AlarmNames": [
-                "download-service-prod-Deployment-5xx-Rate",
-                "download-service-prod-Deployment-Unhealthy-Hosts",
-            ],
-            "Enable": True,
-            "Rollback": True,
-        },
-        "MaximumPercent": 200,
-        "MinimumHealthyPercent": 100,
-    }
-    assert service.get("DeploymentController", {"Type": "ECS"}) == {"Type": "ECS"}  # rolling update
+    # How it releases (canary, hook, alarms) is tests/infra/test_release.py's.
+    assert service.get("DeploymentController", {"Type": "ECS"}) == {"Type": "ECS"}  # ECS-native deployments
     # Autoscaling owns the task count: a desired count in the template would reset it on every deploy.
     assert "DesiredCount" not in service
     assert service["LoadBalancers"][0]["ContainerPort"] == contract.PORT
@@ -181,7 +168,7 @@ def test_cluster_has_container_insights(prod_stateless: Template) -> None:
     assert {"Name": "containerInsights", "Value": "enabled"} in cluster["ClusterSettings"]
 
 
-def test_autoscaling_min_max_cpu_and_requests(synth: Synth, prod_stateless: Template) -> None:
+def test_autoscaling_min_max_and_cpu(synth: Synth, prod_stateless: Template) -> None:
     config = synth.built.config.stages["prod"]
     target = only(prod_stateless.find_resources("AWS::ApplicationAutoScaling::ScalableTarget"))["Properties"]
     assert target["MinCapacity"] == config.tasks.min_tasks >= 2
@@ -191,12 +178,12 @@ def test_autoscaling_min_max_cpu_and_requests(synth: Synth, prod_stateless: Temp
         p["Properties"]["TargetTrackingScalingPolicyConfiguration"]
         for p in prod_stateless.find_resources("AWS::ApplicationAutoScaling::ScalingPolicy").values()
     ]
-    by_metric = {p["PredefinedMetricSpecification"]["PredefinedMetricType"]: p for p in policies}
-    assert set(by_metric) == {"ECSServiceAverageCPUUtilization", "ALBRequestCountPerTarget"}
-    assert by_metric["ECSServiceAverageCPUUtilization"]["TargetValue"] == 50
-    requests = by_metric["ALBRequestCountPerTarget"]
+    (cpu,) = [p for p in policies if "PredefinedMetricSpecification" in p]
+    assert cpu["PredefinedMetricSpecification"]["PredefinedMetricType"] == "ECSServiceAverageCPUUtilization"
+    assert cpu["TargetValue"] == 50
+    # Requests, summed over both target groups: tests/infra/test_release.py.
+    (requests,) = [p for p in policies if "CustomizedMetricSpecification" in p]
     assert requests["TargetValue"] == config.tasks.requests_per_target
-    assert "ResourceLabel" in requests["PredefinedMetricSpecification"]
 
 
 def test_task_security_group_admits_only_the_load_balancer_on_the_service_port(prod_stateless: Template) -> None:
