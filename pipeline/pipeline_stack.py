@@ -3,6 +3,7 @@ approval -> prod + smoke (design §5)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from stages.config import StageConfig
 from stages.stage import ServiceStage
 
 from . import buildspec as buildspec_file
+from . import conditions
 from .approval import LinkedApprovalStep
 from .config import PipelineConfig
 from .nag_acks import acknowledge_pipeline
@@ -119,6 +121,8 @@ class PipelineStack(Stack):
 
         self.pipeline.build_pipeline()
         sub_for_action_role_arns(self.pipeline.pipeline)
+        for before, after in itertools.pairwise(stage_configs):
+            conditions.gate(self.pipeline.pipeline, after, watched=[before, after])
         self.notifications.watch(self.pipeline.pipeline)
         self.pull_requests = PullRequestValidation(
             self, "PullRequests", config=pipeline_config, environment=GATES_ENVIRONMENT, encryption_key=self.storage.key

@@ -471,3 +471,55 @@ def test_scoped_execution_policy_covers_every_resource_the_stages_create(synth: 
     assert needed <= allowed, sorted(needed - allowed)
     iam_statement = next(s for s in policy["Statement"] if s["Sid"] == "StageRolesOnly")
     assert iam_statement["Resource"] == [f"arn:aws:iam::*:role/{stage}-*" for stage in ("Dev", "Prod")]
+
+
+# ---- stage conditions (pipeline/conditions.py) ----------------------------------------------------------------------
+
+
+def _alarm_rule(stage: str) -> dict[str, Any]:
+    return {
+        "Name": f"{stage.capitalize()}NotCritical",
+        "RuleTypeId": {"Category": "Rule", "Owner": "AWS", "Provider": "CloudWatchAlarm", "Version": "1"},
+        "Configuration": {"AlarmName": f"download-service-{stage}-Critical"},
+        "Region": "eu-west-1",
+    }
+
+
+def test_prod_does_not_start_while_dev_or_prod_is_critical_and_rolls_back_on_failure(
+    pipeline_template: Template,
+) -> None:
+    stages = {s["Name"]: s for s in _pipeline(pipeline_template)["Stages"]}
+    assert stages["Prod"]["BeforeEntry"] == {
+        "Conditions": [{"Result": "FAIL", "Rules": [_alarm_rule("dev"), _alarm_rule("prod")]}]
+    }
+    assert stages["Prod"]["OnFailure"] == {"Result": "ROLLBACK"}
+    # The first stage deploys on every push; only the promoted ones are gated.
+    assert not {"BeforeEntry", "OnFailure"} & set(stages["Dev"])
+
+
+def test_pipeline_role_reads_exactly_the_gate_alarms(pipeline_template: Template) -> None:
+    statements = [
+        statement
+        for policy in pipeline_template.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "cloudwatch" in json.dumps(statement["Action"])
+    ]
+    assert statements == [
+        {
+            "Action": "cloudwatch:DescribeAlarms",
+            "Effect": "Allow",
+            "Resource": [
+                f"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:download-service-{stage}-Critical"
+                for stage in ("dev", "prod")
+            ],
+            "Sid": "ReadProdEntryAlarms",
+        }
+    ]
+
+
+def test_cross_account_stage_gates_only_on_alarms_the_pipeline_can_read(cross_account: Synth) -> None:
+    stages = {s["Name"]: s for s in _pipeline(Template.from_stack(cross_account.built.pipeline))["Stages"]}
+    assert stages["Prod"]["BeforeEntry"]["Conditions"][0]["Rules"] == [_alarm_rule("dev")]
+    assert stages["Prod"]["OnFailure"] == {"Result": "ROLLBACK"}
+    warnings = cross_account.warnings(cross_account.built.pipeline)
+    assert [w for w in warnings if "cannot read 'prod'" in w]
