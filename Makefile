@@ -92,9 +92,9 @@ CDK_FLAGS := --no-notices
 NPM_STAMP := node_modules/.installed
 export CDK_DISABLE_CLI_TELEMETRY := true
 # The CDK CLI builds the image asset with `docker` unless CDK_DOCKER names another binary: podman on a machine
-# that has podman and no docker (a docker CLI without a running engine is still docker: CDK_DOCKER=podman then).
+# that has podman and no working docker (absent, or a docker CLI whose engine does not answer `docker info`).
 ifndef CDK_DOCKER
-ifeq ($(shell command -v docker),)
+ifeq ($(shell docker info >/dev/null 2>&1 && echo up),)
 ifneq ($(shell command -v podman),)
 export CDK_DOCKER := podman
 endif

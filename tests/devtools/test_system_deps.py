@@ -117,12 +117,16 @@ def make_variable(path: Path, name: str, **env: str) -> str:
     ("engines", "env", "expected"),
     [
         (("podman",), {}, "[podman]"),  # podman only: the CDK CLI must use it
-        (("docker", "podman"), {}, "[]"),  # docker present: the CDK default
+        (("docker", "podman"), {}, "[]"),  # a docker whose engine answers: the CDK default
+        (("docker-without-engine", "podman"), {}, "[podman]"),  # a docker CLI alone cannot build
         ((), {}, "[]"),  # neither: the CDK CLI says docker is missing
         (("podman",), {"CDK_DOCKER": "nerdctl"}, "[nerdctl]"),  # the caller's choice wins
     ],
 )
-def test_cdk_docker_is_podman_only_where_docker_is_absent(stubs, engines, env, expected):
+def test_cdk_docker_is_podman_only_where_docker_cannot_build(stubs, engines, env, expected):
     for engine in engines:
-        stub(stubs, engine)
+        if engine == "docker-without-engine":
+            stub(stubs, "docker", "#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
+        else:
+            stub(stubs, engine)
     assert make_variable(stubs, "CDK_DOCKER", **env) == expected
