@@ -14,7 +14,7 @@ from constructs import Construct
 from download_service import contract
 
 from .common import nag
-from .config import DomainConfig
+from .config import DomainConfig, EdgeConfig
 from .network import Network
 from .release_routing import ReleaseRouting, add_release_routing, json_response
 
@@ -43,6 +43,7 @@ class Edge(Construct):
         network: Network,
         log_bucket: s3.IBucket,
         progressive: bool,
+        config: EdgeConfig,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -73,6 +74,7 @@ class Edge(Construct):
         )
         self.load_balancer.log_access_logs(log_bucket, "alb")
 
+        self.tls_to_tasks = bool(config.tls_to_tasks)
         self.target_group = self._target_group("Targets", network)
         #: Where ECS starts each new revision, beside `target_group` (progressive releases only).
         self.alternate_target_group = self._target_group("AlternateTargets", network) if progressive else None
@@ -131,6 +133,7 @@ class Edge(Construct):
                 f"Stage {stage_name!r} has no domain_name: the service is served over plain HTTP on the ALB's "
                 "DNS name. Set domain_name and hosted_zone in cdk.json for HTTPS.",
             )
+        self.hsts = f"max-age={(config.hsts_max_age_days or 0) * 86400}; includeSubDomains"
         self.routing: ReleaseRouting | None = None
         if self.alternate_target_group is not None:
             self.routing = add_release_routing(
@@ -141,19 +144,32 @@ class Edge(Construct):
                 ssl_policy=SSL_POLICY,
                 host=domain.domain_name or self.load_balancer.load_balancer_dns_name,
             )
+        test_listener = self.routing.test_listener if self.routing else None
+        https = {self.https_listener, test_listener if self.certificate else None} - {None}
+        for listener in filter(None, (self.https_listener, self.http_listener, test_listener)):
+            attributes = {"routing.http.response.server.enabled": "false"}  # no "Server: awselb/2.0"
+            if listener in https:  # HSTS means nothing over plain HTTP: browsers ignore it there
+                attributes["routing.http.response.strict_transport_security.header_value"] = self.hsts
+            listener.node.default_child.listener_attributes = [
+                elbv2.CfnListener.ListenerAttributeProperty(key=key, value=value) for key, value in attributes.items()
+            ]
 
     def _target_group(self, construct_id: str, network: Network) -> elbv2.ApplicationTargetGroup:
+        # With TLS to the tasks the ALB speaks HTTPS to them and health-checks over HTTPS; it does not validate
+        # target certificates, so the task's own self-signed one is enough (ALB's documented behaviour).
+        protocol = elbv2.ApplicationProtocol.HTTPS if self.tls_to_tasks else elbv2.ApplicationProtocol.HTTP
         return elbv2.ApplicationTargetGroup(
             self,
             construct_id,
             vpc=network.vpc,
             target_type=elbv2.TargetType.IP,
             port=contract.PORT,
-            protocol=elbv2.ApplicationProtocol.HTTP,
+            protocol=protocol,
             # Time a draining task keeps serving in-flight downloads before ECS sends SIGTERM (see contract).
             deregistration_delay=Duration.seconds(contract.DEREGISTRATION_DELAY_S),
             health_check=elbv2.HealthCheck(
                 path=contract.HEALTH_PATH,
+                protocol=elbv2.Protocol.HTTPS if self.tls_to_tasks else elbv2.Protocol.HTTP,
                 healthy_http_codes="200",
                 interval=Duration.seconds(15),
                 timeout=Duration.seconds(5),

@@ -108,3 +108,36 @@ class Network(Construct):
     def admit(self, peer: ec2.IConnectable) -> None:
         """Let `peer` (the task security group) reach the interface endpoints on 443."""
         self.endpoint_security_group.connections.allow_from(peer, ec2.Port.tcp(443), "HTTPS from the service tasks")
+
+    def scope_endpoints(self, *, repository_arn: str, log_group_arn: str) -> None:
+        """Endpoint policies as a second wall behind the roles: through these endpoints a principal of this account
+        may pull images of the asset repository and write to the service's log group, and do nothing else."""
+        account = {"StringEquals": {"aws:PrincipalAccount": Stack.of(self).account}}
+        pull = [
+            iam.PolicyStatement(
+                sid="PullTheServiceImage",
+                principals=[iam.AnyPrincipal()],
+                actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                resources=[repository_arn],
+                conditions=account,
+            ),
+            iam.PolicyStatement(
+                sid="RegistryLogin",  # GetAuthorizationToken has no resource-level permissions
+                principals=[iam.AnyPrincipal()],
+                actions=["ecr:GetAuthorizationToken"],
+                resources=["*"],
+                conditions=account,
+            ),
+        ]
+        for name in ("EcrApi", "EcrDocker"):
+            for statement in pull:
+                self.interface_endpoints[name].add_to_policy(statement)
+        self.interface_endpoints["Logs"].add_to_policy(
+            iam.PolicyStatement(
+                sid="ShipTheServiceLogs",
+                principals=[iam.AnyPrincipal()],
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group_arn],
+                conditions=account,
+            )
+        )

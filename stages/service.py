@@ -76,15 +76,23 @@ class Service(Construct):
         # The task role may read the configured prefix and list the bucket (so a missing key is a 404, not a 403),
         # and nothing else. No s3:prefix condition on ListBucket: S3's 404-vs-403 decision for GetObject checks
         # ListBucket without an s3:prefix in the request context, so such a condition would turn 404s into 403s.
+        # Only through this stage's S3 gateway endpoint: credentials taken from a task are useless anywhere else.
+        through_endpoint = {"StringEquals": {"aws:SourceVpce": network.s3_endpoint.vpc_endpoint_id}}
         self.task_definition.add_to_task_role_policy(
             iam.PolicyStatement(
                 sid="ReadFiles",
                 actions=["s3:GetObject"],
                 resources=[files_bucket.arn_for_objects(f"{settings.files_prefix}*")],
+                conditions=through_endpoint,
             )
         )
         self.task_definition.add_to_task_role_policy(
-            iam.PolicyStatement(sid="ListFiles", actions=["s3:ListBucket"], resources=[files_bucket.bucket_arn])
+            iam.PolicyStatement(
+                sid="ListFiles",
+                actions=["s3:ListBucket"],
+                resources=[files_bucket.bucket_arn],
+                conditions=through_endpoint,
+            )
         )
         nag.acknowledge(
             self.task_definition.task_role.node.find_child("DefaultPolicy"),

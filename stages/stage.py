@@ -28,7 +28,12 @@ class ServiceStage(Stage):
         )
         self.config = config
         self.stateful = StatefulStack(
-            self, "Stateful", bucket_name=config.files_bucket_name, production=config.production, logs=config.logs
+            self,
+            "Stateful",
+            bucket_name=config.files_bucket_name,
+            files_prefix=config.service.files_prefix,
+            production=config.production,
+            logs=config.logs,
         )
         self.stateless = StatelessStack(
             self,

@@ -16,6 +16,7 @@ from .network import Network
 from .probe import Probe
 from .release_hook import ReleaseHook
 from .service import Service
+from .waf import Waf
 
 
 class StatelessStack(Stack):
@@ -48,6 +49,7 @@ class StatelessStack(Stack):
             network=self.network,
             log_bucket=log_bucket,
             progressive=config.deployment.progressive,
+            config=config.edge,
         )
         self.release_hook = None
         if self.edge.routing is not None:
@@ -72,6 +74,20 @@ class StatelessStack(Stack):
             routing=self.edge.routing,
             hook=self.release_hook.function if self.release_hook else None,
         )
+        self.network.scope_endpoints(
+            repository_arn=self.service.image_asset.repository.repository_arn,
+            log_group_arn=self.service.log_group.log_group_arn,
+        )
+        self.waf = None
+        if config.edge.waf:
+            self.waf = Waf(
+                self,
+                "Waf",
+                stage_name=config.name,
+                config=config.edge,
+                logs_config=config.logs,
+                load_balancer=self.edge.load_balancer,
+            )
         self.service_url_output = CfnOutput(self, "ServiceUrl", value=self.edge.url, description="Service base URL")
         self.probe = Probe(self, "Probe", url=self.edge.url, log_bucket=log_bucket)
         self.monitoring = Monitoring(
@@ -85,6 +101,8 @@ class StatelessStack(Stack):
             service=self.service,
             edge=self.edge,
             probe=self.probe.canary,
+            waf=self.waf,
+            edge_config=config.edge,
         )
         self.dashboard_url_output = CfnOutput(
             self, "DashboardUrl", value=self.monitoring.dashboard_url, description="CloudWatch dashboard"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from .common import nag
 from .common.buckets import private_bucket
 from .config import LogsConfig
 
@@ -19,7 +21,14 @@ class Storage(Construct):
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, bucket_name: str, retain: bool, logs: LogsConfig
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bucket_name: str,
+        files_prefix: str,
+        retain: bool,
+        logs: LogsConfig,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -54,3 +63,54 @@ class Storage(Construct):
                 )
             ],
         )
+        self._only_sse_s3_uploads()
+        self.publisher = self._publisher(bucket_name, files_prefix)
+
+    def _only_sse_s3_uploads(self) -> None:
+        """The task can read SSE-S3 objects only: an SSE-KMS one needs kms:Decrypt it does not have (a 403, served
+        as a 502), an SSE-C one the uploader's own key. Both are refused when they are written, not when read."""
+        for sid, condition in (
+            ("DenyUploadsNotSseS3", {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "AES256"}}),
+            ("DenyUploadsWithCustomerKeys", {"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}}),
+        ):
+            self.files_bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=["s3:PutObject"],
+                    resources=[self.files_bucket.arn_for_objects("*")],
+                    conditions=condition,
+                )
+            )
+
+    def _publisher(self, bucket_name: str, files_prefix: str) -> iam.ManagedPolicy:
+        """The one documented way to publish files: write (and list) under the served prefix, SSE-S3 only.
+        Attach it to whoever uploads; every object it writes is public to anyone who knows its key."""
+        policy = iam.ManagedPolicy(
+            self,
+            "Publisher",
+            managed_policy_name=f"{bucket_name.rsplit('-files-', 1)[0]}-publisher",
+            description=f"Publish files to s3://{bucket_name}/{files_prefix} (SSE-S3): they are then downloadable",
+            statements=[
+                iam.PolicyStatement(
+                    sid="WriteUnderThePrefix",
+                    actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                    resources=[self.files_bucket.arn_for_objects(f"{files_prefix}*")],
+                    conditions={"StringEqualsIfExists": {"s3:x-amz-server-side-encryption": "AES256"}},
+                ),
+                iam.PolicyStatement(
+                    sid="ListThePrefix",
+                    actions=["s3:ListBucket"],
+                    resources=[self.files_bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{files_prefix}*"]}},
+                ),
+            ],
+        )
+        nag.acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::<{Stack.of(self).get_logical_id(self.files_bucket.node.default_child)}"
+            f".Arn>/{files_prefix}*]",
+            "Publishers write any key under the served prefix (keys are the files' names); only there, SSE-S3 only.",
+        )
+        return policy

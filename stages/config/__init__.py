@@ -26,6 +26,7 @@ from typing import Any
 from download_service import contract
 
 from .deployment import DeploymentConfig
+from .edge import EdgeConfig
 from .reader import (
     ConfigError,
     boolean,
@@ -86,6 +87,7 @@ class StageConfig:
     alarms: AlarmsConfig = field(default_factory=AlarmsConfig, metadata=section())
     budget: BudgetConfig = field(default_factory=BudgetConfig, metadata=section())
     deployment: DeploymentConfig = field(default_factory=DeploymentConfig, metadata=nested(DeploymentConfig))
+    edge: EdgeConfig = field(default_factory=EdgeConfig, metadata=nested(EdgeConfig))
 
     @property
     def construct_id(self) -> str:
@@ -142,6 +144,7 @@ def load_stage(name: str, defaults: Mapping[str, Any], raw: Any) -> StageConfig:
         # Production keeps its logs after stack deletion, as it keeps its data.
         logs=dataclasses.replace(stage.logs, retain=stage.production),
         deployment=stage.deployment.for_stage(stage.production, path("deployment")),
+        edge=stage.edge.for_stage(stage.production),
     )
 
 
@@ -186,6 +189,7 @@ __all__ = [
     "ConfigError",
     "DeploymentConfig",
     "DomainConfig",
+    "EdgeConfig",
     "HostedZone",
     "LogsConfig",
     "NetworkConfig",

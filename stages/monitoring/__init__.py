@@ -25,10 +25,12 @@ from constructs import Construct
 
 from download_service import contract
 
-from ..config import AlarmsConfig, BudgetConfig, DeploymentConfig, TasksConfig
+from ..config import AlarmsConfig, BudgetConfig, DeploymentConfig, EdgeConfig, TasksConfig
 from ..edge import Edge
 from ..service import Service
+from ..waf import Waf
 from .deployment import deployment_alarm_names, deployment_guards, hand_to_ecs
+from .edge import add_load_balancer_segment, add_waf_segment
 from .logs import ServiceLogs
 from .metrics import FIVE_MINUTES, MINUTE
 from .segments import add_fargate_segment, add_tasks_segment, add_traffic_segment
@@ -57,6 +59,8 @@ class Monitoring(Construct):
         service: Service,
         edge: Edge,
         probe: synthetics.Canary,
+        waf: Waf | None,
+        edge_config: EdgeConfig,
     ) -> None:
         super().__init__(scope, construct_id)
         self.prefix = f"{contract.SERVICE_NAME}-{stage_name}"
@@ -93,6 +97,11 @@ class Monitoring(Construct):
             target_group=edge.target_group,
         )
         add_traffic_segment(self.facade, alarms=alarms, load_balancer=edge.load_balancer, target_groups=target_groups)
+        add_load_balancer_segment(self.facade, alarms=alarms, load_balancer=edge.load_balancer)
+        if waf is not None:
+            add_waf_segment(
+                self.facade, self, web_acl_name=waf.web_acl_name, rule_names=waf.rule_names, config=edge_config
+            )
         self.deployment_alarm_names = deployment_alarm_names(self.prefix, deployment)
         add_tasks_segment(
             self.facade,
@@ -109,7 +118,9 @@ class Monitoring(Construct):
                 target_groups=target_groups,
             ),
         )
-        log_metrics = [self.logs.metric(name) for name in ("Http5xx", "Exceptions", "S3Errors", "Busy", "WorkerBoots")]
+        log_metrics = [
+            self.logs.metric(name) for name in ("Http5xx", "Exceptions", "S3Errors", "NotFound", "Busy", "WorkerBoots")
+        ]
         self.facade.monitor_custom(
             human_readable_name="Service logs",
             alarm_friendly_name="Logs",

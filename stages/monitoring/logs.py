@@ -52,7 +52,13 @@ LOG_METRICS = (
         "Log lines at level error or critical (unhandled exceptions, aborted streams, worker timeouts)",
     ),
     LogMetric("Exceptions", P.exists("$.exception"), "Log lines carrying a traceback"),
-    LogMetric("S3Errors", _event(E.S3_ERROR), "Failed storage requests (mapped to 5xx)"),
+    # A missing key is S3 answering correctly: a scanner probing /files/ must not look like a storage failure.
+    LogMetric(
+        "S3Errors",
+        P.all(_event(E.S3_ERROR), P.number_value("$.status", ">=", 500)),
+        "Failed storage requests (answered 502/503/504)",
+    ),
+    LogMetric("NotFound", P.all(_event(E.S3_ERROR), P.number_value("$.status", "=", 404)), "Keys S3 does not have"),
     LogMetric("Busy", _event(E.BUSY), "Downloads refused because a worker was at capacity"),
     LogMetric("WorkerBoots", _event(E.WORKER_BOOT), "gunicorn workers started or restarted"),
     # Per release (the image hash every access line carries): what the deployment alarm of a progressive release

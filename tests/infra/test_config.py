@@ -168,6 +168,12 @@ CASES = [
     ("stages.dev.deployment", {"canary": 5}, "cdk.json: stages.dev.deployment.canary: unknown field"),
     ("stages.dev.deployment", "canary", "cdk.json: stages.dev.deployment: must be an object, not str"),
     ("stages.dev.deployment", {"break_glass": "yes"}, "cdk.json: stages.dev.deployment.break_glass: must be true"),
+    # the edge (stages/config/edge.py): AWS WAF's own limits
+    ("stages.prod.edge", {"waf_rate_limit": 5}, "cdk.json: stages.prod.edge.waf_rate_limit: requests per 5 minutes"),
+    ("stages.prod.edge", {"waf": "on"}, "cdk.json: stages.prod.edge.waf: must be true or false, not 'on'"),
+    ("stages.prod.edge", {"hsts_max_age_days": -1}, "cdk.json: stages.prod.edge.hsts_max_age_days: days between"),
+    ("stages.prod.edge", {"waf_block_alarm": 0}, "cdk.json: stages.prod.edge.waf_block_alarm: at least 1"),
+    ("stages.dev.edge", {"tls": True}, "cdk.json: stages.dev.edge.tls: unknown field"),
 ]
 
 

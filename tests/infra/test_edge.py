@@ -44,16 +44,22 @@ def test_alb_attributes(prod_stateless: Template, dev_stateless: Template) -> No
     assert _attributes(dev_stateless)["deletion_protection.enabled"] == "false"
 
 
+@pytest.mark.parametrize(("stage", "protocol"), [("prod", "HTTPS"), ("dev", "HTTP")])
 @pytest.mark.parametrize("group_name", ["EdgeTargets", "EdgeAlternateTargets"])
-def test_target_group_health_check_and_deregistration_delay(prod_stateless: Template, group_name: str) -> None:
+def test_target_group_health_check_and_deregistration_delay(
+    synth: Synth, stage: str, protocol: str, group_name: str
+) -> None:
+    template = synth.template(stage, "stateless")
     (group,) = [
         resource["Properties"]
-        for logical_id, resource in prod_stateless.find_resources("AWS::ElasticLoadBalancingV2::TargetGroup").items()
+        for logical_id, resource in template.find_resources("AWS::ElasticLoadBalancingV2::TargetGroup").items()
         if logical_id.startswith(group_name)
     ]
     assert group["TargetType"] == "ip"
     assert group["Port"] == contract.PORT
-    assert group["Protocol"] == "HTTP"
+    # TLS from the load balancer to the tasks where edge.tls_to_tasks (prod by default), health checks included.
+    assert group["Protocol"] == protocol
+    assert group["HealthCheckProtocol"] == protocol
     assert group["HealthCheckPath"] == contract.HEALTH_PATH
     assert group["Matcher"] == {"HttpCode": "200"}
     attributes = {item["Key"]: item["Value"] for item in group["TargetGroupAttributes"]}

@@ -163,6 +163,15 @@ def expected_alarms(config: StageConfig) -> dict[str, tuple[str, float]]:
         f"{prefix}-Logs-Error-Logs-Critical": ("GreaterThanOrEqualToThreshold", config.alarms.error_logs),
         f"{prefix}-Deployment-5xx-Rate": ("GreaterThanThreshold", config.alarms.five_xx_percent),
         f"{prefix}-Probe-Success-Critical": ("LessThanThreshold", 100),
+        f"{prefix}-Alb-Elb-5xx-Rate-Critical": ("GreaterThanThreshold", config.alarms.five_xx_percent),
+        f"{prefix}-Alb-Target-Connection-Errors-Warning": ("GreaterThanThreshold", 0),
+        f"{prefix}-Alb-Rejected-Connections-Warning": ("GreaterThanThreshold", 0),
+        # The WAF (production only by default) alarms on a surge of blocks.
+        **(
+            {f"{prefix}-Waf-Blocked-Warning": ("GreaterThanThreshold", config.edge.waf_block_alarm)}
+            if config.edge.waf
+            else {}
+        ),
     }
 
 

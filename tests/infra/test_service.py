@@ -79,11 +79,26 @@ def test_task_role_policy_is_exactly_read_the_prefix_and_list_the_bucket(prod_st
     assert "ManagedPolicyArns" not in role
     assert "Policies" not in role
     policies = prod_stateless.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": task_role}]}})
+    (endpoint,) = prod_stateless.find_resources("AWS::EC2::VPCEndpoint", {"Properties": {"VpcEndpointType": "Gateway"}})
+    # Only through this stage's S3 gateway endpoint: the credentials of a task are useless anywhere else.
+    through = {"StringEquals": {"aws:SourceVpce": {"Ref": endpoint}}}
     assert only(policies)["Properties"]["PolicyDocument"] == {
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": "ReadFiles", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/*"},
-            {"Sid": "ListFiles", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{BUCKET}"},
+            {
+                "Sid": "ReadFiles",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{BUCKET}/*",
+                "Condition": through,
+            },
+            {
+                "Sid": "ListFiles",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": f"arn:aws:s3:::{BUCKET}",
+                "Condition": through,
+            },
         ],
     }
 

@@ -36,11 +36,9 @@ def test_every_bucket_policy_denies_plain_http(prod_stateful: Template) -> None:
     assert len(policies) == 2
     for policy in policies.values():
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
-        deny = [s for s in statements if s["Effect"] == "Deny"]
-        assert len(deny) == 1
-        assert deny[0]["Action"] == "s3:*"
-        assert deny[0]["Principal"] == {"AWS": "*"}
-        assert deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        (deny,) = [s for s in statements if s["Effect"] == "Deny" and s["Action"] == "s3:*"]
+        assert deny["Principal"] == {"AWS": "*"}
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 def test_files_bucket_is_versioned_and_logs_to_the_log_bucket(prod_stateful: Template) -> None:

@@ -108,7 +108,8 @@ COUNTS = {
     "Http5xx": lambda r: r.get("event") == "access" and r["status"] >= 500,
     "ErrorLogs": lambda r: r["level"] in ("error", "critical"),
     "Exceptions": lambda r: "exception" in r,
-    "S3Errors": lambda r: r.get("event") == "s3_error",
+    "S3Errors": lambda r: r.get("event") == "s3_error" and r["status"] >= 500,
+    "NotFound": lambda r: r.get("event") == "s3_error" and r["status"] == 404,
     "Busy": lambda r: r.get("event") == "busy",
     "WorkerBoots": lambda r: r.get("event") == "worker_boot",
     # The same access lines, per release: the deployment alarm of a progressive release reads these by Version.
