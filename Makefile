@@ -4,7 +4,6 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3
-UV_VERSION := 0.13.9
 VENV := .venv
 BIN := $(abspath $(VENV)/bin)
 STAMP := $(VENV)/.installed
@@ -15,17 +14,20 @@ export PATH := $(BIN):$(PATH)
 # Local defaults for `make serve`; `make run` sets them for its embedded S3.
 PORT ?= 8080
 
-.PHONY: help venv system-deps run serve bench load test test-service test-integration lint clean test-container image
+.PHONY: help venv system-deps run serve bench cost load test test-service test-integration lint clean test-container image
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
 
 venv: $(STAMP) ## create .venv with the locked dev requirements
 
-$(STAMP): requirements/dev.txt
+# Every package is hash-checked, the installer too: uv comes from requirements/bootstrap.txt (wheels only, so no
+# Rust toolchain is ever invoked), then installs exactly the hashed dev lock.
+$(STAMP): requirements/bootstrap.txt requirements/dev.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip sync -q --native-tls --python $(BIN)/python requirements/dev.txt
+	$(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes --only-binary=:all: \
+	  -r requirements/bootstrap.txt
+	$(BIN)/uv pip sync -q --native-tls --require-hashes --python $(BIN)/python requirements/dev.txt
 	touch $@
 
 # First prerequisite of `test`: a machine without them stops here, in seconds, with one line saying what to install.
@@ -66,6 +68,9 @@ ci: $(STAMP) ## run buildspec.yml's phases locally, as CodeBuild does (CI_ARGS="
 
 bench: $(STAMP) ## P1-P6 performance figures vs direct S3 (prints a table, writes reports/bench.json)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+cost: $(STAMP) ## each stage's monthly cost at rest and per GiB / million requests, from the templates
+	$(BIN)/python -m devtools.cost $(COST_ARGS)
 
 load: $(STAMP) ## Locust headless (LOAD_URL=..., default: a local service it starts); reports in reports/
 	$(BIN)/python -m devtools.load $(LOAD_ARGS)

@@ -30,9 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "reports"
 BIN = Path(sys.executable).parent
+# Every lock pins every artefact by hash (the installers check them): pip-audit reads each as fully pinned.
 LOCKS = (
     (ROOT / "requirements" / "runtime.txt", "--require-hashes"),  # what the image installs
-    (ROOT / "requirements" / "dev.txt", "--no-deps"),  # tests, CDK, tooling: fully pinned by uv, no hashes
+    (ROOT / "requirements" / "dev.txt", "--require-hashes"),  # tests, CDK, tooling
+    (ROOT / "requirements" / "bootstrap.txt", "--require-hashes"),  # uv, which installs dev.txt
 )
 EXCEPTIONS = ROOT / "requirements" / "audit-exceptions.toml"
 BASELINE = ROOT / ".secrets.baseline"
