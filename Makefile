@@ -86,6 +86,11 @@ test-container: system-deps $(STAMP) ## build the image (podman, stand-in base) 
 image: $(STAMP) ## build the service image as localhost/download-service:test (see devtools/images.py)
 	$(BIN)/python -m devtools.images --version "$$(git rev-parse --short HEAD 2>/dev/null || echo dev)"
 
+# Needs a registry client (crane, skopeo or docker buildx) and public.ecr.aws: not on the dev/CI machines here.
+.PHONY: pin-base
+pin-base: $(STAMP) ## re-pin the Dockerfile's base image to the digest its tag has now (PIN_ARGS=--check: only report)
+	$(BIN)/python -m devtools.pin_base $(PIN_ARGS)
+
 clean: ## remove build output, caches and local data (keeps .venv)
 	rm -rf cdk.out .pytest_cache .ruff_cache .coverage htmlcov .local reports
 	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +

@@ -34,8 +34,9 @@ def test_dockerfile_runs_gunicorn_with_the_repo_config():
     assert "COPY src/ /app/src/" in DOCKERFILE
 
 
-def test_default_base_is_ecr_public_python():
-    assert "ARG BASE_IMAGE=public.ecr.aws/docker/library/python:3.12-slim" in DOCKERFILE
+def test_default_base_is_ecr_public_python_pinned_by_digest():
+    pinned = r"^FROM public\.ecr\.aws/docker/library/python:3\.12-slim@sha256:[0-9a-f]{64} AS pinned-base$"
+    assert re.search(pinned, DOCKERFILE, re.MULTILINE)
 
 
 def test_dockerignore_admits_only_what_the_build_copies():
