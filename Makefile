@@ -168,3 +168,10 @@ secrets: $(STAMP) ## detect-secrets over the tracked files; anything not in .sec
 
 sbom: $(STAMP) ## CycloneDX SBOMs of the runtime lock and the build environment into reports/
 	$(BIN)/python -m devtools.scan sbom
+
+# The Synth step's output artifact is cdk.out, which the pipeline keeps in its artifact bucket: the SBOMs go into
+# it, beside the assembly whose image they describe. After `make synth`, which re-creates cdk.out.
+.PHONY: sbom-assembly
+sbom-assembly: $(STAMP) ## copy the SBOMs of `make sbom` into the synthesized cdk.out/sbom/ (after make synth)
+	@test -f cdk.out/manifest.json || { echo "sbom-assembly: no cloud assembly in cdk.out: run make synth first"; exit 1; }
+	$(BIN)/python -m devtools.scan sbom-copy cdk.out/sbom

@@ -3,6 +3,7 @@
     python -m devtools.scan audit [--if-unreachable fail|warn]   pip-audit over the locked requirements
     python -m devtools.scan secrets                              detect-secrets over the tracked files vs the baseline
     python -m devtools.scan sbom                                 CycloneDX SBOMs into reports/
+    python -m devtools.scan sbom-copy DIR                        those SBOMs into DIR (the pipeline's cdk.out/sbom)
 
 audit: every locked requirement is checked against PyPI's vulnerability data. A vulnerability fails the run unless
 `requirements/audit-exceptions.toml` lists it with a reason and an expiry date that has not passed. When the
@@ -21,6 +22,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -213,15 +215,17 @@ def secrets() -> int:
 
 
 SBOM_FORMAT = ("--of", "JSON", "--output-reproducible", "-o")
+SBOMS = ("sbom-runtime.cdx.json", "sbom-build.cdx.json")
 
 
 def sbom() -> int:
     """The runtime SBOM (what the image installs, from the hashed lock) and the build environment's."""
     REPORTS.mkdir(exist_ok=True)
     # Only the shipped one is schema-validated: validating the 120-package build SBOM costs ~12 s for little.
+    runtime, build = SBOMS
     outputs = {
-        "sbom-runtime.cdx.json": ["requirements", str(ROOT / "requirements" / "runtime.txt"), "--validate"],
-        "sbom-build.cdx.json": ["environment", sys.executable, "--no-validate"],
+        runtime: ["requirements", str(ROOT / "requirements" / "runtime.txt"), "--validate"],
+        build: ["environment", sys.executable, "--no-validate"],
     }
     env = {**os.environ, "PYTHONWARNINGS": "ignore::UserWarning"}  # "dependency graph incomplete": we list a lock
     for name, source in outputs.items():
@@ -248,6 +252,19 @@ def sbom() -> int:
     return 0
 
 
+def sbom_copy(target: Path) -> int:
+    """Copy the SBOMs `sbom` wrote into `target`: the pipeline keeps them with the cloud assembly they describe."""
+    missing = [name for name in SBOMS if not (REPORTS / name).is_file() or not (REPORTS / name).stat().st_size]
+    if missing:
+        print(f"sbom-copy: {', '.join(missing)} not in reports/: run `make sbom` first")
+        return EXIT_FINDINGS
+    target.mkdir(parents=True, exist_ok=True)
+    for name in SBOMS:
+        shutil.copyfile(REPORTS / name, target / name)
+        print(f"sbom-copy: {target / name}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.scan", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -255,9 +272,12 @@ def main(argv: list[str] | None = None) -> int:
     audit_parser.add_argument("--if-unreachable", choices=("fail", "warn"), default="fail")
     commands.add_parser("secrets")
     commands.add_parser("sbom")
+    commands.add_parser("sbom-copy").add_argument("target", type=Path)
     args = parser.parse_args(argv)
     if args.command == "audit":
         return audit(args.if_unreachable)
+    if args.command == "sbom-copy":
+        return sbom_copy(args.target)
     return secrets() if args.command == "secrets" else sbom()
 
 

@@ -7,7 +7,9 @@ from constructs import Construct
 
 from download_service import contract
 
+from . import checkov_skips
 from .canary import Canary
+from .common.boundary import STAGE_BOUNDARY
 from .config import StageConfig
 from .stateful_stack import StatefulStack
 from .stateless_stack import StatelessStack
@@ -25,6 +27,7 @@ class ServiceStage(Stage):
             scope,
             construct_id or config.construct_id,
             env=Environment(account=config.account, region=config.region),
+            permissions_boundary=STAGE_BOUNDARY,  # every IAM role of both stacks (stages/common/boundary.py)
         )
         self.config = config
         self.stateful = StatefulStack(
@@ -54,3 +57,4 @@ class ServiceStage(Stage):
         self.bucket_name_output = self.stateful.bucket_name_output
         Tags.of(self).add("service", contract.SERVICE_NAME)
         Tags.of(self).add("stage", config.name)
+        checkov_skips.apply(self)  # last: it marks resources every construct above has created

@@ -7,6 +7,14 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from ..config import LOG_RETENTION_DAYS, LogsConfig
+from . import checkov
+
+#: Why no log group of this project has its own KMS key (checkov CKV_AWS_158).
+LOG_GROUP_KMS_REASON = (
+    "CloudWatch Logs encrypts every log group at rest (AES-256, service-managed keys); a customer-managed key would "
+    "add a key policy naming the logs service and a monthly key cost, while who may read these logs is decided by "
+    "IAM (logs:GetLogEvents, logs:StartQuery) either way."
+)
 
 # aws_logs.RetentionDays lists the periods in increasing order, INFINITE last.
 _BY_DAYS = dict(
@@ -24,11 +32,13 @@ def removal_policy(retain: bool) -> RemovalPolicy:
     return RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
 
 
+def retained_log_group(scope: Construct, construct_id: str, *, days: int, retain: bool) -> logs.LogGroup:
+    """A log group that expires its events after `days` (never "forever"); `retain` keeps it after stack deletion."""
+    group = logs.LogGroup(scope, construct_id, retention=retention_days(days), removal_policy=removal_policy(retain))
+    checkov.skip(group, "CKV_AWS_158", LOG_GROUP_KMS_REASON)
+    return group
+
+
 def stage_log_group(scope: Construct, construct_id: str, config: LogsConfig) -> logs.LogGroup:
     """A log group kept for the stage's `log_retention_days`, and kept after stack deletion in production."""
-    return logs.LogGroup(
-        scope,
-        construct_id,
-        retention=retention_days(config.retention_days),
-        removal_policy=removal_policy(config.retain),
-    )
+    return retained_log_group(scope, construct_id, days=config.retention_days, retain=config.retain)
