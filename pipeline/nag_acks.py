@@ -3,6 +3,11 @@
 Called once the pipeline is built (its roles and projects exist only then). Every IAM5 finding is acknowledged on
 the policy it occurs on, by its exact id; `reason_for` refuses a finding it has no reason for, so a new wildcard
 (a CDK upgrade, a new step) fails synth instead of being waved through.
+
+No reason covers codebuild:StartBuild on `*`: whoever may start any project of the account may run code as any
+project's role (a buildspec override), so it is not acceptable anywhere. CDK Pipelines writes it, with logs on
+/aws/codebuild/* and report groups on report-group/*, for its asset-publishing roles; pipeline/access.py scopes
+those statements to each role's own projects before cdk-nag looks.
 """
 
 from __future__ import annotations
@@ -44,26 +49,9 @@ REASONS: list[tuple[re.Pattern[str], str] | tuple[re.Pattern[str], str, frozense
         "as <project>-<name> on the first build.",
     ),
     (
-        re.compile(r"^Resource::arn:[\w-]+:logs:[\w-]+:\d{12}:log-group:/aws/codebuild/\*$"),
-        "CDK Pipelines shares this asset-publishing role between the per-asset-type CodeBuild projects it "
-        "creates later, so it scopes logs to /aws/codebuild/* in this account and region.",
-    ),
-    (
-        re.compile(r"^Resource::arn:[\w-]+:codebuild:[\w-]+:\d{12}:report-group/\*$"),
-        "CDK Pipelines shares this asset-publishing role between its CodeBuild projects; report groups are "
-        "scoped to this account and region (asset publishing produces no reports).",
-    ),
-    (
         re.compile(r"^Resource::arn:\*:iam::\d{12}:role/\*$"),
         "Self-mutation and asset publishing assume the CDK bootstrap roles only: the statement is conditioned "
         "on iam:ResourceTag/aws-cdk:bootstrap-role (deploy, file-publishing, image-publishing).",
-    ),
-    (
-        re.compile(r"^Resource::\*$"),
-        "{actions} on *: CDK Pipelines writes them for {role}, the asset-publishing role it shares between the "
-        "per-asset CodeBuild projects it creates later; they start, stop or read builds of this account and "
-        "grant no data access.",
-        frozenset({"codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"}),
     ),
     (
         re.compile(r"^Resource::\*$"),

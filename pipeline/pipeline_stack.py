@@ -15,12 +15,14 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from stages.canary import CANARY_KEY, canary_sha256
+from stages.common import framework
 from stages.config import StageConfig
 from stages.stage import ServiceStage
 
+from . import access, conditions
 from . import buildspec as buildspec_file
-from . import conditions
 from .approval import LinkedApprovalStep
+from .approvers import ApproversPolicy
 from .config import PipelineConfig
 from .nag_acks import acknowledge_pipeline
 from .notifications import PipelineNotifications
@@ -93,7 +95,8 @@ class PipelineStack(Stack):
             enable_key_rotation=cross_account or None,
             artifact_bucket=self.storage.bucket,
             code_build_defaults=pipelines.CodeBuildOptions(
-                build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE)
+                build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE),
+                logging=ArtifactStorage.logging_to(self.storage.build_logs),
             ),
         )
 
@@ -121,12 +124,22 @@ class PipelineStack(Stack):
 
         self.pipeline.build_pipeline()
         sub_for_action_role_arns(self.pipeline.pipeline)
+        access.scope_asset_roles(self.pipeline)
+        access.allow_codeconnections(self.pipeline.pipeline, pipeline_config.connection_arn)
+        self.storage.restrict_writes(access.artifact_writers(self.pipeline), [access.auto_delete_role_arn(self)])
+        self.approvers = ApproversPolicy(self, "Approvers", pipeline=self.pipeline.pipeline)
         for before, after in itertools.pairwise(stage_configs):
             conditions.gate(self.pipeline.pipeline, after, watched=[before, after])
         self.notifications.watch(self.pipeline.pipeline)
         self.pull_requests = PullRequestValidation(
-            self, "PullRequests", config=pipeline_config, environment=GATES_ENVIRONMENT, encryption_key=self.storage.key
+            self,
+            "PullRequests",
+            config=pipeline_config,
+            environment=GATES_ENVIRONMENT,
+            encryption_key=self.storage.key,
+            logging=ArtifactStorage.logging_to(self.storage.pull_request_logs),
         )
+        framework.govern(self, ArtifactStorage.log_group)
         acknowledge_pipeline(self)
 
     def _smoke(self, stage: ServiceStage) -> pipelines.CodeBuildStep:

@@ -25,6 +25,10 @@ CONNECTION_ACTIONS = [
 #: GitHub repository roles whose pull requests build at once and whose comment approves anyone else's.
 PR_APPROVER_ROLES = ("GITHUB_WRITE", "GITHUB_MAINTAIN", "GITHUB_ADMIN")
 
+#: The commit status CodeBuild posts on a pull request: the check the branch ruleset requires by this exact name
+#: (.github/rulesets/protect-main.json). CodeBuild's default names the generated project, unknown before deploy.
+STATUS_CONTEXT = "download-service/pull-request"
+
 
 class PullRequestValidation(Construct):
     def __init__(
@@ -35,6 +39,7 @@ class PullRequestValidation(Construct):
         config: PipelineConfig,
         environment: codebuild.BuildEnvironment,
         encryption_key=None,
+        logging: codebuild.LoggingOptions | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         source = codebuild.Source.git_hub(
@@ -42,6 +47,7 @@ class PullRequestValidation(Construct):
             repo=config.repo,
             webhook=True,
             report_build_status=True,
+            build_status_context=STATUS_CONTEXT,
             webhook_filters=[
                 codebuild.FilterGroup.in_event_of(
                     codebuild.EventAction.PULL_REQUEST_CREATED,
@@ -59,6 +65,7 @@ class PullRequestValidation(Construct):
             environment=environment,
             timeout=Duration.minutes(60),
             encryption_key=encryption_key,
+            logging=logging,
         )
         # The L2 GitHub source knows only account-wide OAuth/token credentials; point it at the connection instead.
         cfn = self.project.node.default_child

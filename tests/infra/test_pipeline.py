@@ -418,9 +418,12 @@ def test_every_nag_reason_is_specific_and_unknown_findings_fail() -> None:
 
 
 def test_a_new_action_on_star_has_no_reason() -> None:
-    reason_for("Resource::*", ["codebuild:StartBuild"], "Pipeline/Assets/DockerRole")
+    reason_for("Resource::*", ["cloudformation:DescribeStacks"], "Pipeline/UpdatePipeline/SelfMutation/Role")
     with pytest.raises(ValueError, match="no reason on record"):
-        reason_for("Resource::*", ["codebuild:StartBuild", "iam:PassRole"], "Pipeline/Assets/DockerRole")
+        reason_for("Resource::*", ["cloudformation:DescribeStacks", "iam:PassRole"], "Pipeline/UpdatePipeline/Role")
+    # Starting any project of the account runs code as any project's role: never acceptable on *.
+    with pytest.raises(ValueError, match="no reason on record"):
+        reason_for("Resource::*", ["codebuild:StartBuild"], "Pipeline/Assets/DockerRole")
 
 
 def test_join_to_sub() -> None:
