@@ -6,10 +6,10 @@
     python -m devtools.scan sbom-copy DIR                        those SBOMs into DIR (the pipeline's cdk.out/sbom)
 
 audit: every locked requirement is checked against PyPI's vulnerability data. A vulnerability fails the run unless
-`requirements/audit-exceptions.toml` lists it with a reason and an expiry date that has not passed. When the
-vulnerability service cannot be reached, nothing has been audited: that fails too (exit 3), unless
-`--if-unreachable warn` is given, which prints a banner saying so and writes `"audited": false` in the report - it
-never reports success for an audit that did not happen.
+`requirements/audit-exceptions.toml` lists it with a reason and an expiry date that has not passed (the format:
+devtools/dated_exceptions.py). When the vulnerability service cannot be reached, nothing has been audited: that
+fails too (exit 3), unless `--if-unreachable warn` is given, which prints a banner saying so and writes
+`"audited": false` in the report - it never reports success for an audit that did not happen.
 
 secrets: a finding fails the run unless `.secrets.baseline` lists it (same file, same hashed secret; line numbers may
 move). Review a new finding, then either remove the secret or regenerate the baseline and mark the entry
@@ -25,9 +25,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+from devtools import dated_exceptions
+from devtools.dated_exceptions import DatedException as AuditException
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "reports"
@@ -46,33 +48,9 @@ EXIT_FINDINGS, EXIT_NOT_AUDITED = 1, 3
 # --- pip-audit ------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class AuditException:
-    id: str
-    package: str
-    reason: str
-    accepted: dt.date
-    expires: dt.date
-
-
 def load_exceptions(path: Path = EXCEPTIONS) -> list[AuditException]:
     """The documented, dated exceptions. A malformed entry is an error, not a silent pass."""
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    entries = []
-    for raw in data.get("exception", []):
-        entry = AuditException(
-            id=str(raw["id"]),
-            package=str(raw["package"]).lower(),
-            reason=str(raw["reason"]).strip(),
-            accepted=raw["accepted"],
-            expires=raw["expires"],
-        )
-        if not entry.reason or not isinstance(entry.accepted, dt.date) or not isinstance(entry.expires, dt.date):
-            raise ValueError(f"{path.name}: {entry.id} needs a reason and TOML dates for accepted and expires")
-        if entry.expires <= entry.accepted or (entry.expires - entry.accepted).days > 90:
-            raise ValueError(f"{path.name}: {entry.id} must expire within 90 days of being accepted")
-        entries.append(entry)
-    return entries
+    return dated_exceptions.load(path)
 
 
 @dataclass
@@ -90,7 +68,7 @@ class AuditResult:
 
 def interpret(lock: str, report: dict, exceptions: list[AuditException], today: dt.date) -> AuditResult:
     """Sort pip-audit's JSON report into audited, skipped, excepted and failing findings."""
-    live = {(e.package, e.id) for e in exceptions if e.expires >= today}
+    live = dated_exceptions.in_force(exceptions, today)
     result = AuditResult(lock=lock, skipped=[], vulnerabilities=[], excepted=[])
     for dependency in report.get("dependencies", []):
         name = dependency["name"].lower()
@@ -136,8 +114,8 @@ def run_pip_audit(lock: Path, mode: str) -> dict:
 def audit(if_unreachable: str) -> int:
     exceptions = load_exceptions()
     today = dt.datetime.now(dt.UTC).date()
-    for expired in (e for e in exceptions if e.expires < today):
-        print(f"audit: exception {expired.id} ({expired.package}) expired on {expired.expires}: no longer applied")
+    for notice in dated_exceptions.expiry_notices(exceptions, today, gate="audit"):
+        print(notice)
     results = [interpret(lock.name, run_pip_audit(lock, mode), exceptions, today) for lock, mode in LOCKS]
     REPORTS.mkdir(exist_ok=True)
     audited = all(r.reachable and not r.skipped for r in results)
