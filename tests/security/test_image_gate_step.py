@@ -12,10 +12,8 @@ from aws_cdk import App, Environment, Stack, assertions, pipelines
 from devtools import image_gate as cli
 from pipeline import buildspec
 from pipeline.image_gate import ACTIONS, image_gate_step
+from tests.security.ecr_responses import ACCOUNT, REGION, REPOSITORY, TAG
 
-ACCOUNT, REGION = "111111111111", "eu-west-1"
-REPOSITORY = f"cdk-hnb659fds-container-assets-{ACCOUNT}-{REGION}"
-TAG = "4c0f9f4b6e1d2a3b5c7d8e9f00112233445566778899aabbccddeeff00112233"
 CONNECTION = f"arn:aws:codeconnections:{REGION}:{ACCOUNT}:connection/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 
 
