@@ -169,6 +169,22 @@ secrets: $(STAMP) ## detect-secrets over the tracked files; anything not in .sec
 sbom: $(STAMP) ## CycloneDX SBOMs of the runtime lock and the build environment into reports/
 	$(BIN)/python -m devtools.scan sbom
 
+# checkov, the second IaC gate beside cdk-nag (tests/infra/test_checkov.py runs it over every synthesized template),
+# pins an older boto3 than the project's: it gets a venv of its own under .local/ (ignored by git, ruff, bandit and
+# the image asset), never .venv. A new CHECKOV_VERSION installs afresh.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .local/tools/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+
+.PHONY: checkov-tool
+checkov-tool: $(CHECKOV_STAMP) ## checkov in its own venv, .local/tools/checkov (tests/infra/test_checkov.py uses it)
+
+$(CHECKOV_STAMP):
+	rm -rf $(CHECKOV_VENV)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+	touch $@
+
 # The Synth step's output artifact is cdk.out, which the pipeline keeps in its artifact bucket: the SBOMs go into
 # it, beside the assembly whose image they describe. After `make synth`, which re-creates cdk.out.
 .PHONY: sbom-assembly

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .common import checkov, framework
-from .common.retention import stage_log_group
+from .common.retention import LOG_GROUP_KMS_REASON, stage_log_group
 
 if TYPE_CHECKING:
     from .stage import ServiceStage
@@ -60,5 +60,7 @@ def apply(stage: ServiceStage) -> None:
         checkov.skip_all(edge.routing.test_listener, dict.fromkeys(HTTP_CHECKS, TEST_LISTENER_HTTP))
     if stateless.release_hook is not None:
         checkov.skip_all(stateless.release_hook.function, RELEASE_HOOK)
+    if stateless.waf is not None:  # its group is named aws-waf-logs-* (WAF's rule), so not a stage_log_group
+        checkov.skip(stateless.waf.log_group, "CKV_AWS_158", LOG_GROUP_KMS_REASON)
     for stack in (stage.stateful, stateless):
         framework.govern(stack, lambda scope, construct_id: stage_log_group(scope, construct_id, stage.config.logs))
