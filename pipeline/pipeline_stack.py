@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Annotations, Duration, Stack, pipelines
+from aws_cdk import Annotations, DefaultStackSynthesizer, Duration, Stack, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
@@ -24,6 +24,7 @@ from . import buildspec as buildspec_file
 from .approval import LinkedApprovalStep
 from .approvers import ApproversPolicy
 from .config import PipelineConfig
+from .image_gate import image_gate_step
 from .nag_acks import acknowledge_pipeline
 from .notifications import PipelineNotifications
 from .pr_validation import PullRequestValidation
@@ -105,6 +106,9 @@ class PipelineStack(Stack):
         for stage_config in stage_configs:
             stage = ServiceStage(self, stage_config)
             pre: list[pipelines.Step] = []
+            if previous is None:
+                # The image the Assets stage just pushed is judged by its scan findings before anything runs it.
+                pre.append(self._image_gate(stage))
             if previous is not None:
                 pre.append(
                     LinkedApprovalStep(
@@ -141,6 +145,18 @@ class PipelineStack(Stack):
         )
         framework.govern(self, ArtifactStorage.log_group)
         acknowledge_pipeline(self)
+
+    def _image_gate(self, stage: ServiceStage) -> pipelines.CodeBuildStep:
+        config = stage.config
+        return image_gate_step(
+            input=self.source,
+            repository_name=(
+                f"cdk-{DefaultStackSynthesizer.DEFAULT_QUALIFIER}-container-assets-{config.account}-{config.region}"
+            ),
+            image_tag=stage.stateless.service.image_asset.asset_hash,
+            account=config.account,
+            region=config.region,
+        )
 
     def _smoke(self, stage: ServiceStage) -> pipelines.CodeBuildStep:
         """tests/smoke against the stage that was just deployed (URL from its output, the seeded canary object)."""

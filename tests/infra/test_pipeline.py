@@ -75,15 +75,23 @@ def _kinds(actions: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
     return [(a["Name"], a["ActionTypeId"]["Category"], a["RunOrder"]) for a in actions]
 
 
-def test_dev_deploys_then_smoke_tests(pipeline_template: Template) -> None:
+def test_dev_gates_the_image_then_deploys_then_smoke_tests(synth: Synth, pipeline_template: Template) -> None:
     dev = _stages(pipeline_template)["Dev"]
     assert _kinds(dev) == [
-        ("Stateful.Prepare", "Deploy", 1),
-        ("Stateful.Deploy", "Deploy", 2),
-        ("Stateless.Prepare", "Deploy", 3),
-        ("Stateless.Deploy", "Deploy", 4),
-        ("Smoke", "Build", 5),
+        ("ImageGate", "Build", 1),  # the pushed image's scan findings, before anything runs it
+        ("Stateful.Prepare", "Deploy", 2),
+        ("Stateful.Deploy", "Deploy", 3),
+        ("Stateless.Prepare", "Deploy", 4),
+        ("Stateless.Deploy", "Deploy", 5),
+        ("Smoke", "Build", 6),
     ]
+    spec = json.dumps(_buildspec(pipeline_template, dev[0], synth))
+    assert "devtools.image_gate" in spec
+    gate = _project(pipeline_template, dev[0])
+    env = {v["Name"]: v["Value"] for v in gate["Environment"]["EnvironmentVariables"]}
+    assert env["IMAGE_REPOSITORY"] == "cdk-hnb659fds-container-assets-123456789012-eu-west-1"
+    # The image asset's hash: the tag cdk-assets pushes for the very image dev then runs.
+    assert env["IMAGE_TAG"] == synth.built.stages["dev"].stateless.service.image_asset.asset_hash
 
 
 def test_prod_waits_for_approval_before_any_deploy_action(pipeline_template: Template) -> None:
