@@ -24,6 +24,9 @@ BOUNDARY_POLICY_NAME = "download-service-boundary"
 #: under pipeline/ (split because a managed policy holds at most 6,144 characters).
 EXECUTION_POLICY_NAMES = ("deploy", "deploy-network", "deploy-compute", "deploy-data")
 
+#: The pipeline's own account (tooling) attaches these instead of, or in a shared account beside, the four above.
+PIPELINE_POLICY_NAMES = ("pipeline", "pipeline-delivery")
+
 #: What `ServiceStage` passes to `Stage(permissions_boundary=...)`.
 STAGE_BOUNDARY = PermissionsBoundary.from_name(BOUNDARY_POLICY_NAME)
 

@@ -453,37 +453,6 @@ def test_buildspec_parser_rejects_what_it_does_not_support() -> None:
         buildspec.parse("version: 0.2\nphases:\n  build:\n    runtime-versions: {python: 3.12}\n    commands: [x]\n")
 
 
-#: CloudFormation namespace -> IAM service prefix, where they differ.
-_IAM_PREFIX = {
-    "CertificateManager": "acm",
-    "ApplicationAutoScaling": "application-autoscaling",
-    "ElasticLoadBalancingV2": "elasticloadbalancing",
-}
-
-
-def test_scoped_execution_policy_covers_every_resource_the_stages_create(synth: Synth) -> None:
-    """pipeline/deploy-policy.json is what README's `cdk bootstrap --cloudformation-execution-policies` attaches in
-    a second account: it must allow every service the stage stacks use (and IAM only on the stages' roles)."""
-    policy = json.loads((REPO_ROOT / "pipeline" / "deploy-policy.json").read_text())
-    allowed = {
-        a.split(":")[0] for s in policy["Statement"] for a in [s["Action"]] for a in ([a] if isinstance(a, str) else a)
-    }
-    needed = set()
-    for name, template in synth.templates().items():
-        if not name.startswith(("Dev-", "Prod-")):
-            continue
-        for resource in template["Resources"].values():
-            kind = resource["Type"]
-            if kind.startswith("Custom::"):
-                needed.add("lambda")  # custom resources are Lambda-backed
-            elif kind.startswith("AWS::") and kind != "AWS::CDK::Metadata":
-                namespace = kind.split("::")[1]
-                needed.add(_IAM_PREFIX.get(namespace, namespace.lower()))
-    assert needed <= allowed, sorted(needed - allowed)
-    iam_statement = next(s for s in policy["Statement"] if s["Sid"] == "StageRolesOnly")
-    assert iam_statement["Resource"] == [f"arn:aws:iam::*:role/{stage}-*" for stage in ("Dev", "Prod")]
-
-
 # ---- stage conditions (pipeline/conditions.py) ----------------------------------------------------------------------
 
 
