@@ -152,7 +152,17 @@ diagram: ## render docs/architecture.svg and .png from docs/architecture.dot (Gr
 # that nothing was audited; `make audit` alone always fails then.
 AUDIT_IF_UNREACHABLE ?= warn
 
-.PHONY: scan bandit audit secrets sbom
+.PHONY: scan bandit audit secrets sbom cloudsplaining-env
+
+# cloudsplaining pins its own dependencies (boto3, click...): a venv of its own under .local/ (ignored by git, ruff
+# and bandit; `make clean` removes it), from a hashed lock; tests/security/test_cloudsplaining.py runs this first.
+CLOUDSPLAINING_ENV := .local/tools/cloudsplaining
+cloudsplaining-env: $(CLOUDSPLAINING_ENV)/.installed ## cloudsplaining's own venv (.local/tools/cloudsplaining)
+
+$(CLOUDSPLAINING_ENV)/.installed: requirements/cloudsplaining.txt | $(STAMP)
+	$(BIN)/uv venv -q --allow-existing --python $(PYTHON) $(CLOUDSPLAINING_ENV)
+	$(BIN)/uv pip sync -q --native-tls --require-hashes --python $(CLOUDSPLAINING_ENV)/bin/python $<
+	touch $@
 
 scan: bandit secrets sbom ## bandit, secrets, SBOM and pip-audit (see AUDIT_IF_UNREACHABLE)
 	$(BIN)/python -m devtools.scan audit --if-unreachable $(AUDIT_IF_UNREACHABLE)
