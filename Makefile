@@ -181,18 +181,16 @@ sbom: $(STAMP) ## CycloneDX SBOMs of the runtime lock and the build environment 
 
 # checkov, the second IaC gate beside cdk-nag (tests/infra/test_checkov.py runs it over every synthesized template),
 # pins an older boto3 than the project's: it gets a venv of its own under .local/ (ignored by git, ruff, bandit and
-# the image asset), never .venv. A new CHECKOV_VERSION installs afresh.
-CHECKOV_VERSION := 3.3.30
+# the image asset), never .venv, installed from the hashed lock requirements/checkov.txt (a new lock installs afresh).
 CHECKOV_VENV := .local/tools/checkov
-CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .PHONY: checkov-tool
 checkov-tool: $(CHECKOV_STAMP) ## checkov in its own venv, .local/tools/checkov (tests/infra/test_checkov.py uses it)
 
-$(CHECKOV_STAMP):
-	rm -rf $(CHECKOV_VENV)
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+$(CHECKOV_STAMP): requirements/checkov.txt | $(STAMP)
+	$(BIN)/uv venv -q --allow-existing --python $(PYTHON) $(CHECKOV_VENV)
+	$(BIN)/uv pip sync -q --native-tls --require-hashes --python $(CHECKOV_VENV)/bin/python $<
 	touch $@
 
 # The Synth step's output artifact is cdk.out, which the pipeline keeps in its artifact bucket: the SBOMs go into
