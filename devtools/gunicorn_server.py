@@ -2,7 +2,9 @@
 
 Runs exactly what `make serve` and the image run (`gunicorn --config src/gunicorn.conf.py`) on a loopback port
 (a free one unless given), with stdout/stderr captured to files so tests can read the JSON log lines, or passed
-through to the terminal (`make run`). devtools/local_stack.py builds its environment.
+through to the terminal (`make run`). devtools/local_stack.py builds its environment. With TLS=self-signed in it,
+the server speaks HTTPS, and `url`, `urlopen()` and `connect()` do too (without verifying the certificate: it is
+self-signed, generated at the server's start).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -21,6 +24,7 @@ from pathlib import Path
 import psutil
 
 from devtools.seaweed import free_ports
+from download_service import contract
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "src" / "gunicorn.conf.py"
@@ -39,6 +43,7 @@ class GunicornServer:
         self.port = port or free_ports(1)[0]
         self.env = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(self.port)}
         self.capture = capture
+        self.tls = self.env.get("TLS") == contract.TLS_SELF_SIGNED
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="gunicorn-"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.stdout_path = self.log_dir / "stdout.log"
@@ -47,7 +52,32 @@ class GunicornServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @staticmethod
+    def client_context() -> ssl.SSLContext:
+        """A TLS client context that accepts the server's self-signed certificate (TLS 1.2 or newer)."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # nosec B501 - the server's own per-start self-signed certificate
+        return context
+
+    def urlopen(self, path: str, timeout: float = 10, headers: dict | None = None):
+        """urllib's urlopen of url + path, over TLS when the server speaks it."""
+        # Loopback http(s) URLs built here, never a caller's scheme.
+        request = urllib.request.Request(self.url + path, headers=headers or {})  # noqa: S310
+        context = self.client_context() if self.tls else None
+        return urllib.request.urlopen(request, timeout=timeout, context=context)  # noqa: S310  # nosec B310
+
+    def connect(self, timeout: float = 30, receive_buffer: int | None = None) -> socket.socket:
+        """A connected client socket (TLS-wrapped when the server speaks TLS). `receive_buffer` is set before the
+        connection exists, so the kernel's window never grows past it."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if receive_buffer:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.settimeout(timeout)
+        sock.connect(("127.0.0.1", self.port))
+        return self.client_context().wrap_socket(sock) if self.tls else sock
 
     def start(self, timeout: float = 30.0) -> GunicornServer:
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
@@ -74,7 +104,7 @@ class GunicornServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}: {self._stderr()}")
             try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=1):  # noqa: S310  # nosec B310 - loopback
+                with self.urlopen(contract.HEALTH_PATH, timeout=1):
                     if len(self.workers()) >= int(self.env.get("WORKERS", "2")):
                         return self
             except OSError:
@@ -89,8 +119,7 @@ class GunicornServer:
     def stalled_download(self, path: str) -> tuple[socket.socket, int]:
         """Start a GET of `path` and stop reading after the status line, so a server thread blocks in send().
         Returns the socket (closing it frees the thread) and the status."""
-        sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+        sock = self.connect(receive_buffer=32 * 1024)
         sock.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
         return sock, int(sock.recv(32).split(b"\r\n", 1)[0].split()[1])
 

@@ -59,14 +59,16 @@ def main() -> int:
             keys = seed(stack)
             # The server's JSON lines go to this terminal, as with `make serve`.
             with stack.server(port=args.port, capture=False) as server:
-                base = f"http://localhost:{args.port}"
+                # TLS=self-signed (`make run TLS=self-signed`): HTTPS with the certificate made at start, hence -k.
+                base = f"{'https' if server.tls else 'http'}://localhost:{args.port}"
+                curl = "curl -k" if server.tls else "curl"
                 print(f"\nSeaweedFS S3 on {stack.endpoint_url} (bucket {BUCKET!r}, data in {stack.s3.data_dir})")
                 print(f"Service on {base} - try:")
-                print(f"  curl -i {base}/health")
+                print(f"  {curl} -i {base}/health")
                 for key in keys:
-                    print(f"  curl -OJ {base}/files/{urllib.parse.quote(key)}")
-                print(f"  curl -i -H 'Range: bytes=0-99' {base}/files/{BIG_KEY}")
-                print(f"  curl -i {base}/files/no/such/file.txt     # 404 JSON")
+                    print(f"  {curl} -OJ {base}/files/{urllib.parse.quote(key)}")
+                print(f"  {curl} -i -H 'Range: bytes=0-99' {base}/files/{BIG_KEY}")
+                print(f"  {curl} -i {base}/files/no/such/file.txt     # 404 JSON")
                 print(f"  sha256 of {BIG_KEY}: {hashlib.sha256(big_sample()).hexdigest()}")
                 print("Ctrl-C stops both.\n", flush=True)
                 return server.wait(timeout=None)

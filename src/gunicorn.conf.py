@@ -4,13 +4,16 @@ Run as `gunicorn --config src/gunicorn.conf.py` from any directory; everything e
 variables validated by download_service.settings (a bad value stops start-up with one line on stderr).
 """
 
+import functools
 import logging
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from download_service import contract
+import gunicorn.http.wsgi
+
+from download_service import contract, tls
 from download_service.contract import Event
 from download_service.settings import ConfigError, Settings
 
@@ -42,6 +45,10 @@ proxy_allow_ips = "127.0.0.1"
 # platform uses it (ECS scales tasks, not workers).
 control_socket_disable = True
 
+# gunicorn has no setting for its `Server: gunicorn/<version>` header and drops one the app sets; every response
+# builds it from this module global. The service's name says nothing about the software or its version.
+gunicorn.http.wsgi.SERVER = contract.SERVICE_NAME
+
 # Request limits: oversized request lines and headers are refused by gunicorn with a 4xx before the app runs.
 limit_request_line = 4094
 limit_request_fields = 100
@@ -52,6 +59,24 @@ logger_class = "download_service.logs.GunicornJsonLogger"
 accesslog = "-"
 errorlog = "-"
 capture_output = False
+
+
+# --- TLS=self-signed: HTTPS on the same port, for the ALB's encrypted hop to the task (download_service/tls.py) -----
+
+_tls = tls.generate() if _settings.tls == contract.TLS_SELF_SIGNED else None
+if _tls:
+    certfile, keyfile = _tls.certfile, _tls.keyfile
+
+
+@functools.cache
+def _tls_context():
+    return tls.server_context(_tls.certfile, _tls.keyfile)
+
+
+def ssl_context(config, default_ssl_context_factory):
+    # gunicorn asks for a context on every new connection, and its default one re-reads the key (about 1.7 ms of
+    # CPU each): build ours, with TLS 1.2 as the floor, once per worker.
+    return _tls_context()
 
 
 # --- lifecycle events, logged as JSON lines ----------------------------------------------------------------------
@@ -70,6 +95,10 @@ def on_starting(server):
         workers=workers,
         threads=threads,
         max_downloads_per_worker=_settings.max_downloads_per_worker,
+        tls=_settings.tls,
+        # The certificate's fingerprint and where the pair is: public facts. The key itself is never logged.
+        tls_cert_sha256=_tls.fingerprint_sha256 if _tls else None,
+        tls_certfile=_tls.certfile if _tls else None,
     )
 
 
@@ -103,5 +132,7 @@ def worker_exit(server, worker):
 
 
 def on_exit(server):
+    if _tls:
+        tls.remove(_tls)
     _event(server, Event.SHUTDOWN)
     logging.shutdown()

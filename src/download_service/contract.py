@@ -33,6 +33,10 @@ DEREGISTRATION_DELAY_S = 30
 #: Seconds a client is told to wait after a 503 (S3 throttling/unavailable, or the worker is saturated).
 RETRY_AFTER_S = 2
 
+#: TLS=self-signed: gunicorn serves HTTPS on PORT with a key and certificate generated at start into tmpfs (the ALB
+#: does not validate target certificates). Unset or "off": plain HTTP.
+TLS_SELF_SIGNED = "self-signed"
+
 
 class Event:
     """The `event` field of the service's JSON log lines. The log metric filters and saved queries select lines by

@@ -19,6 +19,7 @@ _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 # Plain decimal only: int() and float() also take "8_080", "1e3", "inf" and "nan", which nobody means in a setting.
 _INTEGER_RE = re.compile(r"^[0-9]+$")
 _NUMBER_RE = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+_TLS_MODES = ("off", contract.TLS_SELF_SIGNED)
 
 
 class ConfigError(ValueError):
@@ -41,6 +42,7 @@ class Settings:
     s3_read_timeout: float = 10.0
     s3_max_attempts: int = 3
     forwarded_allow_ips: str = "127.0.0.1"
+    tls: str = "off"
 
     @property
     def max_key_bytes(self) -> int:
@@ -73,6 +75,9 @@ class Settings:
         if not header_safe(cache_control):
             raise ConfigError("CACHE_CONTROL: only printable ASCII can be sent as a header value")
         _check_endpoint(reader.text("AWS_ENDPOINT_URL_S3"))
+        tls = reader.text("TLS", default="off")
+        if tls not in _TLS_MODES:
+            raise ConfigError(f"TLS: {tls!r} is not one of {', '.join(_TLS_MODES)}")
         return cls(
             files_bucket=bucket,
             files_prefix=prefix,
@@ -88,6 +93,7 @@ class Settings:
             s3_read_timeout=reader.number("S3_READ_TIMEOUT", cls.s3_read_timeout, 0.1, 300),
             s3_max_attempts=reader.integer("S3_MAX_ATTEMPTS", cls.s3_max_attempts, 1, 10),
             forwarded_allow_ips=reader.text("FORWARDED_ALLOW_IPS", default=cls.forwarded_allow_ips),
+            tls=tls,
         )
 
 

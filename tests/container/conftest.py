@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from devtools import images
+from devtools.gunicorn_server import GunicornServer
 from devtools.local_stack import LocalStack
 from devtools.seaweed import free_ports
 from download_service import contract
@@ -69,6 +70,10 @@ class Container:
     log_path: Path
     process: subprocess.Popen = field(repr=False)
 
+    @property
+    def port(self) -> int:
+        return int(self.base_url.rsplit(":", 1)[1])
+
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
 
@@ -77,8 +82,10 @@ class Container:
 
     def get(self, path: str, timeout: float = 10):
         """(status, headers, body) for GET base_url + path; HTTP errors are answers, not exceptions."""
+        # TLS=self-signed: the container's own certificate, generated at its start; tests/tls_probe.py checks it.
+        context = GunicornServer.client_context() if self.base_url.startswith("https:") else None
         try:
-            with urllib.request.urlopen(self.base_url + path, timeout=timeout) as response:
+            with urllib.request.urlopen(self.base_url + path, timeout=timeout, context=context) as response:
                 return response.status, response.headers, response.read()
         except urllib.error.HTTPError as error:
             return error.code, error.headers, error.read()
@@ -107,8 +114,9 @@ class Container:
                 self.process.wait(timeout=10)
 
 
-def run_args(engine: images.Engine, stack: LocalStack) -> tuple[list[str], str]:
-    """(network/port/env arguments, base URL of the service) for this engine."""
+def run_args(engine: images.Engine, stack: LocalStack, **service_env: str) -> tuple[list[str], str]:
+    """(network/port/env arguments, base URL of the service) for this engine; `service_env` adds to or overrides
+    the service's environment (e.g. TLS=self-signed)."""
     (host_port,) = free_ports(1)
     if engine.name == "podman":
         # The image's own bind (0.0.0.0:contract.PORT) inside; published on the host's loopback only.
@@ -118,18 +126,21 @@ def run_args(engine: images.Engine, stack: LocalStack) -> tuple[list[str], str]:
             "--publish",
             f"127.0.0.1:{host_port}:{contract.PORT}",
         ]
-        env = stack.service_env(AWS_ENDPOINT_URL_S3=f"http://10.0.2.2:{stack.s3.port}")
+        env = stack.service_env(AWS_ENDPOINT_URL_S3=f"http://10.0.2.2:{stack.s3.port}", **service_env)
     else:
         args = ["--network", "host"]
-        env = stack.service_env(HOST="127.0.0.1", PORT=str(host_port))
+        env = stack.service_env(HOST="127.0.0.1", PORT=str(host_port), **service_env)
     for name, value in env.items():
         args += ["--env", f"{name}={value}"]
-    return args, f"http://127.0.0.1:{host_port}"
+    scheme = "https" if env.get("TLS") == contract.TLS_SELF_SIGNED else "http"
+    return args, f"{scheme}://127.0.0.1:{host_port}"
 
 
-def start_container(engine: images.Engine, image: str, stack: LocalStack, log_dir: Path, *extra: str) -> Container:
+def start_container(
+    engine: images.Engine, image: str, stack: LocalStack, log_dir: Path, *extra: str, **service_env: str
+) -> Container:
     name = f"download-service-test-{uuid.uuid4().hex[:8]}"
-    args, base_url = run_args(engine, stack)
+    args, base_url = run_args(engine, stack, **service_env)
     log_path = log_dir / f"{name}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(

@@ -10,6 +10,7 @@ def test_defaults_only_need_the_bucket():
     assert settings.port == contract.PORT
     assert settings.files_prefix == ""
     assert settings.max_downloads_per_worker < settings.threads
+    assert settings.tls == "off"
 
 
 def test_every_variable_is_read():
@@ -30,6 +31,7 @@ def test_every_variable_is_read():
             "S3_MAX_ATTEMPTS": "5",
             "FORWARDED_ALLOW_IPS": "*",
             "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:8333",
+            "TLS": "self-signed",
         }
     )
     assert (settings.files_prefix, settings.port, settings.host, settings.log_level) == (
@@ -46,6 +48,7 @@ def test_every_variable_is_read():
     )
     assert (settings.chunk_size, settings.s3_connect_timeout, settings.s3_read_timeout) == (65536, 1.5, 20.0)
     assert (settings.s3_max_attempts, settings.forwarded_allow_ips) == (5, "*")
+    assert settings.tls == "self-signed"
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8333", "http://[::1]:9000", "https://s3.eu-west-1.amazonaws.com"])
@@ -79,6 +82,7 @@ def test_endpoints_botocore_accepts_pass(url):
         ({"FILES_BUCKET": "ok-bucket", "AWS_ENDPOINT_URL_S3": "http://h:99999"}, "AWS_ENDPOINT_URL_S3: 'http://h:9"),
         ({"FILES_BUCKET": "ok-bucket", "AWS_ENDPOINT_URL_S3": "http://[::1"}, "AWS_ENDPOINT_URL_S3: 'http://[::1'"),
         ({"FILES_BUCKET": "ok-bucket", "AWS_ENDPOINT_URL_S3": "http://bad_host!"}, "AWS_ENDPOINT_URL_S3: 'http://bad"),
+        ({"FILES_BUCKET": "ok-bucket", "TLS": "1"}, "TLS: '1' is not one of off, self-signed"),
     ],
 )
 def test_bad_values_name_the_variable_in_one_line(env, message):
