@@ -116,19 +116,22 @@ class GunicornServer:
     def _stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace") if self.capture else "(see its output above)"
 
-    def stalled_download(self, path: str) -> tuple[socket.socket, int]:
+    def stalled_download(self, path: str, client: str | None = None) -> tuple[socket.socket, int]:
         """Start a GET of `path` and stop reading after the status line, so a server thread blocks in send().
-        Returns the socket (closing it frees the thread) and the status."""
+        `client` goes in X-Forwarded-For (the server counts streams per client: FORWARDED_ALLOW_IPS trusts
+        loopback). Returns the socket (closing it frees the thread) and the status."""
         sock = self.connect(receive_buffer=32 * 1024)
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+        forwarded = f"X-Forwarded-For: {client}\r\n" if client else ""
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\n{forwarded}\r\n".encode())
         return sock, int(sock.recv(32).split(b"\r\n", 1)[0].split()[1])
 
     def stall_every_download_slot(self, path: str, slots: int) -> list[tuple[socket.socket, int]]:
-        """Stalled downloads of `path` until `slots` of them were admitted (200). The kernel picks the worker that
-        accepts each connection, so a refused one (503) reached a worker already full; at most 4 x slots tries."""
+        """Stalled downloads of `path` until `slots` of them were admitted (200), each from its own client
+        address, as many clients behind an ALB would be. The kernel picks the worker that accepts each connection,
+        so a refused one (503) reached a worker already full; at most 4 x slots tries."""
         stalled: list[tuple[socket.socket, int]] = []
         while sum(status == 200 for _, status in stalled) < slots and len(stalled) < 4 * slots:
-            stalled.append(self.stalled_download(path))
+            stalled.append(self.stalled_download(path, client=documentation_address(len(stalled))))
         return stalled
 
     def workers(self) -> list[psutil.Process]:
@@ -169,3 +172,8 @@ class GunicornServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def documentation_address(index: int) -> str:
+    """A distinct client address per index, from 198.18.0.0/15 (RFC 2544 benchmarking: never a real client)."""
+    return f"198.{18 + index // 65536 % 2}.{index // 256 % 256}.{index % 256}"

@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import gunicorn.http.wsgi
 
-from download_service import contract, tls
+from download_service import contract, slots, tls
 from download_service.contract import Event
 from download_service.settings import ConfigError, Settings
 
@@ -79,6 +79,22 @@ def ssl_context(config, default_ssl_context_factory):
     return _tls_context()
 
 
+# --- download slots, shared by the workers of this task (download_service/slots.py) -------------------------------
+
+# Rows for twice the workers and one more: a HUP reload runs new workers beside old ones for a moment.
+_slot_table = slots.SlotTable(rows=2 * workers + 1)
+
+
+def pre_fork(server, worker):
+    worker.slot_row = _slot_table.claim_row()
+
+
+def child_exit(server, worker):
+    # In the master, also after a SIGKILL: the worker's streams stop counting against its clients and the task.
+    if getattr(worker, "slot_row", None) is not None:
+        _slot_table.free_row(worker.slot_row)
+
+
 # --- lifecycle events, logged as JSON lines ----------------------------------------------------------------------
 
 
@@ -95,6 +111,8 @@ def on_starting(server):
         workers=workers,
         threads=threads,
         max_downloads_per_worker=_settings.max_downloads_per_worker,
+        max_streams_per_client=_settings.max_streams_per_client,
+        stall_timeout_s=_settings.stall_timeout_s,
         tls=_settings.tls,
         # The certificate's fingerprint and where the pair is: public facts. The key itself is never logged.
         tls_cert_sha256=_tls.fingerprint_sha256 if _tls else None,
@@ -116,6 +134,7 @@ def when_ready(server):
 
 
 def post_fork(server, worker):
+    slots.attach(_slot_table, worker.slot_row)
     _event(server, Event.WORKER_BOOT, worker_pid=worker.pid)
 
 

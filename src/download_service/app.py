@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -41,11 +40,7 @@ def create_app(settings: Settings | None = None, clients: S3Clients | None = Non
     app.url_map.strict_slashes = False
     app.url_map.converters["files_key"] = FilesKeyConverter
     app.json.sort_keys = False
-    downloads = Downloads(
-        settings,
-        clients or S3Clients(settings),
-        slots=threading.BoundedSemaphore(settings.max_downloads_per_worker),
-    )
+    downloads = Downloads(settings, clients or S3Clients(settings))
     app.extensions["download_service"] = downloads
 
     @app.before_request

@@ -30,8 +30,18 @@ ECS_STOP_TIMEOUT_S = GRACEFUL_TIMEOUT_S + 5
 #: clients resume with Range.
 DEREGISTRATION_DELAY_S = 30
 
-#: Seconds a client is told to wait after a 503 (S3 throttling/unavailable, or the worker is saturated).
+#: Seconds a client is told to wait after a 503 (S3 throttling/unavailable, the worker is saturated, or the client
+#: already holds its share of download slots).
 RETRY_AFTER_S = 2
+
+#: Default seconds a download may make no progress (the client's TCP acknowledges no byte while the server has data
+#: to send) before it is closed and its slot freed (STALL_TIMEOUT_S). Below ALB_IDLE_TIMEOUT_S, so the task frees
+#: a stalled slot before the load balancer's own idle timer would end the connection.
+STALL_TIMEOUT_S = 30
+
+#: Default concurrent downloads (and HEADs) one client may hold in a task (MAX_STREAMS_PER_CLIENT). The client is
+#: the last X-Forwarded-For entry (the peer the ALB saw); all of a task's workers count together.
+MAX_STREAMS_PER_CLIENT = 8
 
 #: TLS=self-signed: gunicorn serves HTTPS on PORT with a key and certificate generated at start into tmpfs (the ALB
 #: does not validate target certificates). Unset or "off": plain HTTP.
@@ -57,6 +67,10 @@ class Event:
     S3_ERROR = "s3_error"
     #: A download refused because the worker's download slots are all taken (503).
     BUSY = "busy"
+    #: A download refused because its client already holds MAX_STREAMS_PER_CLIENT slots of the task (503).
+    CLIENT_LIMIT = "client_limit"
+    #: A download closed because its client acknowledged nothing for STALL_TIMEOUT_S (its slot is freed).
+    STREAM_STALLED = "stream_stalled"
     #: A download S3 broke mid-way: reopened from S3, or given up (the connection is aborted).
     STREAM_RESUME = "stream_resume"
     STREAM_ABORTED = "stream_aborted"

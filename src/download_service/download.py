@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-import threading
+from collections.abc import Callable
 from datetime import datetime
+from typing import NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
-from flask import Request, Response
+from flask import Request, Response, g
 
 from . import contract, http_rules
 from .contract import Event
 from .http_rules import ByteRange, Preconditions
 from .keys import InvalidKeyError, decode_key
+from .peers import TrustedProxies, client_ip
 from .responses import error_response
 from .s3 import S3Clients, classify, s3_error_code, s3_status
 from .settings import Settings
+from .slots import Admission, Slot, SlotRefusedError
 from .stream import ResumableStream, StreamAbortedError
+from .watchdog import NoWatch, StallWatchdog, Watch
 
 log = logging.getLogger("download_service")
 
@@ -25,15 +30,27 @@ _CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 _UNSATISFIED_RE = re.compile(r"^bytes \*/(\d+)$")
 
 
+class _Owner(NamedTuple):
+    """What a GET's stream takes over from its request: the slot it frees on close, and its watch (opened only
+    when there is a stream to watch)."""
+
+    slot: Slot
+    watch: Callable[[], Watch | NoWatch]
+
+
 class Downloads:
     """Serves `GET|HEAD /files/<key>`. Guarantees: at most one S3 request per client request (the only exception
     is an If-Range that no longer matches, which needs the full object after the ranged one); never more than
-    `settings.max_downloads_per_worker` streams at once per worker, so health checks always find a free thread."""
+    `settings.max_downloads_per_worker` streams at once per worker, so health checks always find a free thread, nor
+    more than `settings.max_streams_per_client` per client in the task; a stream whose client stops reading is
+    closed after `settings.stall_timeout_s` (watchdog.py)."""
 
-    def __init__(self, settings: Settings, clients: S3Clients, slots: threading.BoundedSemaphore) -> None:
+    def __init__(self, settings: Settings, clients: S3Clients) -> None:
         self._settings = settings
         self._clients = clients
-        self._slots = slots
+        self.admission = Admission(settings.max_downloads_per_worker, settings.max_streams_per_client)
+        self._watchdog = StallWatchdog(settings.stall_timeout_s)
+        self._trusted = TrustedProxies(settings.forwarded_allow_ips)
 
     # --- entry points ---------------------------------------------------------------------------------------------
 
@@ -47,19 +64,25 @@ class Downloads:
         if byte_range and preconditions.if_range_never_matches:
             byte_range = None
         # HEAD takes a slot too: against a hung S3 it holds a thread for the whole timeout, like a GET.
-        if not self._slots.acquire(blocking=False):
-            log.warning("download refused: worker at capacity", extra={"event": Event.BUSY})
-            return error_response(503, "server busy, retry later", retry_after=contract.RETRY_AFTER_S)
+        client = client_ip(request.environ, self._trusted)
+        try:
+            slot = self.admission.acquire(client)
+        except SlotRefusedError as refused:
+            log.warning(refused.reason, extra={"event": refused.event, "client_ip": client})
+            return error_response(503, refused.answer, retry_after=contract.RETRY_AFTER_S)
         try:
             if request.method == "HEAD":
                 response = self._head(key, preconditions, byte_range)
             else:
-                response = self._get(key, preconditions, byte_range)
+                watch = functools.partial(
+                    self._watchdog.watch, request.environ, client_ip=client, request_id=g.get("request_id")
+                )
+                response = self._get(key, preconditions, byte_range, _Owner(slot, watch))
         except BaseException:
-            self._slots.release()
+            slot.release()
             raise
         if not isinstance(response.response, ResumableStream):
-            self._slots.release()
+            slot.release()
         return response
 
     def failure_response(self, error: Exception) -> Response:
@@ -99,7 +122,7 @@ class Downloads:
 
     # --- GET ------------------------------------------------------------------------------------------------------
 
-    def _get(self, key: str, preconditions: Preconditions, byte_range: ByteRange | None) -> Response:
+    def _get(self, key: str, preconditions: Preconditions, byte_range: ByteRange | None, owner: _Owner) -> Response:
         args = {**self._location(key), **preconditions.s3_arguments()}
         if byte_range:
             # A range no size can satisfy still needs the size for `Content-Range: bytes */N`: ask for one byte.
@@ -110,7 +133,7 @@ class Downloads:
             if byte_range and preconditions.if_range is not None and _unsatisfiable(err):
                 # A stale If-Range means the Range is ignored (RFC 9110 §13.1.5), so S3's 416 may not be the
                 # answer: only the object's validators can tell.
-                return self._whole_unless_range_applies(key, preconditions, unsatisfiable=err)
+                return self._whole_unless_range_applies(key, preconditions, err, owner)
             return self._client_error(err, key)
         if (refused := self._refused(preconditions, obj)) is not None:
             return refused
@@ -122,7 +145,7 @@ class Downloads:
         elif byte_range and byte_range.always_unsatisfiable:
             obj["Body"].close()
             return self._unsatisfiable(_total_size(obj))
-        return self._stream_response(key, obj)
+        return self._stream_response(key, obj, owner)
 
     def _whole(self, key: str, preconditions: Preconditions) -> dict | Response:
         """The whole object with its preconditions judged again (it may have changed since the ranged answer),
@@ -134,16 +157,18 @@ class Downloads:
         refused = self._refused(preconditions, obj)
         return obj if refused is None else refused
 
-    def _whole_unless_range_applies(self, key: str, preconditions: Preconditions, unsatisfiable: ClientError):
+    def _whole_unless_range_applies(
+        self, key: str, preconditions: Preconditions, unsatisfiable: ClientError, owner: _Owner
+    ):
         obj = self._whole(key, preconditions)
         if isinstance(obj, Response):
             return obj
         if preconditions.range_applies(*_validators(obj)):
             obj["Body"].close()
             return self._client_error(unsatisfiable, key)
-        return self._stream_response(key, obj)
+        return self._stream_response(key, obj, owner)
 
-    def _stream_response(self, key: str, obj: dict) -> Response:
+    def _stream_response(self, key: str, obj: dict, owner: _Owner) -> Response:
         length = obj["ContentLength"]
         match = _CONTENT_RANGE_RE.match(obj.get("ContentRange") or "")
         start = int(match.group(1)) if match else 0
@@ -153,7 +178,8 @@ class Downloads:
             end=start + length - 1,
             chunk_size=self._settings.chunk_size,
             reopen=lambda first, last: self._reopen(key, obj["ETag"], first, last),
-            on_close=self._slots.release,
+            on_close=owner.slot.release,
+            watch=owner.watch(),
         )
         try:
             stream.prime()

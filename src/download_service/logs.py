@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from gunicorn import glogging
 
 from .contract import Event
+from .peers import TrustedProxies, client_ip
 
 REQUEST_ID_ENVIRON = "download_service.request_id"
 #: The release that answered (APP_VERSION): the per-release metrics the deployment alarm judges count by it.
@@ -45,6 +46,7 @@ class GunicornJsonLogger(glogging.Logger):
 
     def setup(self, cfg) -> None:
         super().setup(cfg)
+        self._trusted = TrustedProxies(",".join(cfg.forwarded_allow_ips))
         formatter = JsonFormatter()
         for handler in self.error_log.handlers + self.access_log.handlers:
             handler.setFormatter(formatter)
@@ -57,7 +59,6 @@ class GunicornJsonLogger(glogging.Logger):
         if not self.access_log_enabled:
             return
         status = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status
-        forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
         self.access_log.info(
             Event.ACCESS,
             extra={
@@ -69,7 +70,7 @@ class GunicornJsonLogger(glogging.Logger):
                 "bytes": getattr(resp, "sent", 0) or 0,
                 "duration_ms": round(request_time.total_seconds() * 1000, 3),
                 # The ALB appends the peer it saw: the last entry. Earlier ones are whatever the client sent.
-                "client_ip": forwarded.rsplit(",", 1)[-1].strip() if forwarded else environ.get("REMOTE_ADDR"),
+                "client_ip": client_ip(environ, self._trusted),
                 "user_agent": environ.get("HTTP_USER_AGENT"),
                 "trace_id": environ.get("HTTP_X_AMZN_TRACE_ID"),
                 "request_id": environ.get(REQUEST_ID_ENVIRON),

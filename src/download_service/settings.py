@@ -13,6 +13,7 @@ from botocore.utils import is_valid_uri
 from . import contract
 from .http_rules import header_safe
 from .keys import MAX_KEY_BYTES
+from .peers import TrustedProxies
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -42,6 +43,8 @@ class Settings:
     s3_read_timeout: float = 10.0
     s3_max_attempts: int = 3
     forwarded_allow_ips: str = "127.0.0.1"
+    stall_timeout_s: float = contract.STALL_TIMEOUT_S
+    max_streams_per_client: int = contract.MAX_STREAMS_PER_CLIENT
     tls: str = "off"
 
     @property
@@ -75,6 +78,11 @@ class Settings:
         if not header_safe(cache_control):
             raise ConfigError("CACHE_CONTROL: only printable ASCII can be sent as a header value")
         _check_endpoint(reader.text("AWS_ENDPOINT_URL_S3"))
+        forwarded = reader.text("FORWARDED_ALLOW_IPS", default=cls.forwarded_allow_ips)
+        try:
+            TrustedProxies(forwarded)
+        except ValueError:
+            raise ConfigError(f"FORWARDED_ALLOW_IPS: {forwarded!r} is not '*' or addresses/networks") from None
         tls = reader.text("TLS", default="off")
         if tls not in _TLS_MODES:
             raise ConfigError(f"TLS: {tls!r} is not one of {', '.join(_TLS_MODES)}")
@@ -92,7 +100,9 @@ class Settings:
             s3_connect_timeout=reader.number("S3_CONNECT_TIMEOUT", cls.s3_connect_timeout, 0.1, 60),
             s3_read_timeout=reader.number("S3_READ_TIMEOUT", cls.s3_read_timeout, 0.1, 300),
             s3_max_attempts=reader.integer("S3_MAX_ATTEMPTS", cls.s3_max_attempts, 1, 10),
-            forwarded_allow_ips=reader.text("FORWARDED_ALLOW_IPS", default=cls.forwarded_allow_ips),
+            forwarded_allow_ips=forwarded,
+            stall_timeout_s=reader.number("STALL_TIMEOUT_S", cls.stall_timeout_s, 1, 600),
+            max_streams_per_client=reader.integer("MAX_STREAMS_PER_CLIENT", cls.max_streams_per_client, 1, 4096),
             tls=tls,
         )
 

@@ -12,6 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from .contract import Event
+from .watchdog import NO_WATCH, NoWatch, Watch
 
 log = logging.getLogger("download_service")
 
@@ -28,7 +29,9 @@ class StreamAbortedError(Exception):
 class ResumableStream:
     """The response body: S3 bytes in fixed-size chunks, resumed from S3 after a failure mid-way. `reopen(first,
     last)` returns a new S3 body for that byte span (Downloads checks it is still the same object); `on_close`
-    runs once, when the server closes the body (it frees the download slot)."""
+    runs once, when the server closes the body (it frees the download slot). `watch` is told when a chunk is
+    handed to the server and when the server asks for the next one, so the watchdog judges only the time the
+    client is waited on (watchdog.py)."""
 
     def __init__(
         self,
@@ -39,12 +42,14 @@ class ResumableStream:
         chunk_size: int,
         reopen: Callable[[int, int], object],
         on_close: Callable[[], None],
+        watch: Watch | NoWatch = NO_WATCH,
     ) -> None:
         self._body = body
         self._start, self._end = start, end
         self._chunk_size = chunk_size
         self._reopen = reopen
         self._on_close = on_close
+        self._watch = watch
         self._closed = False
         self._position, self._resumes = start, 0
         self._first: bytes | None = None
@@ -58,9 +63,16 @@ class ResumableStream:
     def __iter__(self) -> Iterator[bytes]:
         if self._first is not None:
             first, self._first = self._first, None
-            yield first
+            yield from self._handed_over(first)
         while self._position <= self._end:
-            yield self._read()
+            yield from self._handed_over(self._read())
+
+    def _handed_over(self, chunk: bytes) -> Iterator[bytes]:
+        # gunicorn writes each yielded chunk before it resumes the iterator: between these two calls it is
+        # in sendall(), waiting on the client.
+        self._watch.begin_write()
+        yield chunk
+        self._watch.end_write(len(chunk))
 
     def _read(self) -> bytes:
         while True:
@@ -97,6 +109,7 @@ class ResumableStream:
         if self._closed:
             return
         self._closed = True
+        self._watch.close()
         try:
             self._body.close()
         finally:

@@ -36,6 +36,8 @@ FAULT_ENV = {
     "S3_MAX_ATTEMPTS": str(MAX_ATTEMPTS),
     "THREADS": str(THREADS),
     "WORKERS": "2",
+    # Every request here comes from one client (the test), and some tests mean to fill every slot of both workers.
+    "MAX_STREAMS_PER_CLIENT": "64",
 }
 #: The longest one S3 call may take with this configuration: every attempt runs into its connect and read timeouts,
 #: plus botocore's standard-mode backoff between attempts (at most 2**i s for throttling, capped at 20 s), plus

@@ -73,9 +73,9 @@ def _busy_line() -> str:
     logger.setLevel(logging.INFO)
     try:
         app = create_app(Settings(files_bucket=BUCKET, threads=4))
-        slots = app.extensions["download_service"]._slots
-        while slots.acquire(blocking=False):
-            pass
+        admission = app.extensions["download_service"].admission
+        for n in range(admission.capacity):
+            admission.acquire(f"198.18.0.{n}")  # every slot taken, each by its own client
         assert app.test_client().get("/files/any.bin").status_code == 503
     finally:
         logger.handlers, logger.level, logger.propagate = saved

@@ -166,7 +166,8 @@ def _accepted_tags(server) -> set[str]:
 
 
 def test_sigterm_under_load_loses_no_accepted_request(start_server, big_object, load_objects, capsys):
-    server = start_server()
+    # The load threads and downloads stand for many clients: the per-client cap is not what this test is about.
+    server = start_server(MAX_STREAMS_PER_CLIENT="64")
     paths = {**load_objects, contract.HEALTH_PATH: (200, None), "/files/load/missing.bin": (404, None)}
     load = Load(server.port, paths)
     downloads, results = _start_downloads(server.port, IN_FLIGHT_DOWNLOADS)

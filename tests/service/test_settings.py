@@ -10,6 +10,8 @@ def test_defaults_only_need_the_bucket():
     assert settings.port == contract.PORT
     assert settings.files_prefix == ""
     assert settings.max_downloads_per_worker < settings.threads
+    assert (settings.stall_timeout_s, settings.max_streams_per_client) == (30, 8)
+    assert settings.stall_timeout_s < contract.ALB_IDLE_TIMEOUT_S  # freed before the ALB's own idle timer ends it
     assert settings.tls == "off"
 
 
@@ -31,6 +33,8 @@ def test_every_variable_is_read():
             "S3_MAX_ATTEMPTS": "5",
             "FORWARDED_ALLOW_IPS": "*",
             "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:8333",
+            "STALL_TIMEOUT_S": "5.5",
+            "MAX_STREAMS_PER_CLIENT": "3",
             "TLS": "self-signed",
         }
     )
@@ -48,6 +52,7 @@ def test_every_variable_is_read():
     )
     assert (settings.chunk_size, settings.s3_connect_timeout, settings.s3_read_timeout) == (65536, 1.5, 20.0)
     assert (settings.s3_max_attempts, settings.forwarded_allow_ips) == (5, "*")
+    assert (settings.stall_timeout_s, settings.max_streams_per_client) == (5.5, 3)
     assert settings.tls == "self-signed"
 
 
@@ -82,7 +87,11 @@ def test_endpoints_botocore_accepts_pass(url):
         ({"FILES_BUCKET": "ok-bucket", "AWS_ENDPOINT_URL_S3": "http://h:99999"}, "AWS_ENDPOINT_URL_S3: 'http://h:9"),
         ({"FILES_BUCKET": "ok-bucket", "AWS_ENDPOINT_URL_S3": "http://[::1"}, "AWS_ENDPOINT_URL_S3: 'http://[::1'"),
         ({"FILES_BUCKET": "ok-bucket", "AWS_ENDPOINT_URL_S3": "http://bad_host!"}, "AWS_ENDPOINT_URL_S3: 'http://bad"),
+        ({"FILES_BUCKET": "ok-bucket", "STALL_TIMEOUT_S": "0"}, "STALL_TIMEOUT_S: 0.0 is outside 1..600"),
+        ({"FILES_BUCKET": "ok-bucket", "STALL_TIMEOUT_S": "never"}, "STALL_TIMEOUT_S: 'never' is not a number"),
+        ({"FILES_BUCKET": "ok-bucket", "MAX_STREAMS_PER_CLIENT": "0"}, "MAX_STREAMS_PER_CLIENT: 0 is outside 1..4096"),
         ({"FILES_BUCKET": "ok-bucket", "TLS": "1"}, "TLS: '1' is not one of off, self-signed"),
+        ({"FILES_BUCKET": "ok-bucket", "FORWARDED_ALLOW_IPS": "alb"}, "FORWARDED_ALLOW_IPS: 'alb' is not '*' or"),
     ],
 )
 def test_bad_values_name_the_variable_in_one_line(env, message):

@@ -1,0 +1,152 @@
+"""Download slots: per-worker capacity, the per-client cap over a task's workers, and who the client is."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from download_service import contract, slots
+from download_service.contract import Event
+from download_service.peers import TrustedProxies, client_ip
+from download_service.slots import Admission, SlotRefusedError, SlotTable
+
+
+@pytest.fixture
+def task_table():
+    """A table shared by two 'workers' (two Admissions on rows 0 and 1), as gunicorn.conf.py sets them up."""
+    table = SlotTable(rows=2)
+    rows = [table.claim_row(), table.claim_row()]
+    yield table, rows
+    slots.attach(table, None)
+
+
+def _admission_on(table: SlotTable, row: int, capacity: int = 28, per_client: int = 8) -> Admission:
+    slots.attach(table, row)
+    return Admission(capacity, per_client)
+
+
+def test_a_worker_admits_up_to_its_capacity_then_refuses_busy():
+    admission = Admission(capacity=3, per_client=8)
+    held = [admission.acquire(f"198.18.0.{i}") for i in range(3)]
+    with pytest.raises(SlotRefusedError) as refused:
+        admission.acquire("198.18.0.9")
+    assert refused.value.event == Event.BUSY
+    held[0].release()
+    admission.acquire("198.18.0.9")  # a released slot is free again
+
+
+def test_release_is_idempotent():
+    admission = Admission(capacity=1, per_client=1)
+    slot = admission.acquire("a")
+    slot.release()
+    slot.release()  # a second release must not free a slot someone else holds
+    admission.acquire("b")
+    with pytest.raises(SlotRefusedError):
+        admission.acquire("c")
+    assert admission.in_use == 1
+
+
+def test_the_client_cap_counts_every_worker_of_the_task(task_table):
+    table, (row_a, row_b) = task_table
+    worker_a, worker_b = _admission_on(table, row_a, per_client=3), _admission_on(table, row_b, per_client=3)
+    held = [worker_a.acquire("203.0.113.7"), worker_b.acquire("203.0.113.7"), worker_a.acquire("203.0.113.7")]
+    for worker in (worker_a, worker_b):  # whichever worker the kernel hands the next connection to
+        with pytest.raises(SlotRefusedError) as refused:
+            worker.acquire("203.0.113.7")
+        assert refused.value.event == Event.CLIENT_LIMIT
+    worker_b.acquire("203.0.113.8")  # another client is not affected
+    held[1].release()
+    worker_a.acquire("203.0.113.7")  # a slot released in worker B counts in worker A at once
+    assert table.in_use() == 4
+
+
+def test_a_dead_workers_row_stops_counting(task_table):
+    table, (row_a, row_b) = task_table
+    worker_a, worker_b = _admission_on(table, row_a, per_client=2), _admission_on(table, row_b, per_client=2)
+    worker_a.acquire("203.0.113.7")
+    worker_a.acquire("203.0.113.7")
+    with pytest.raises(SlotRefusedError):
+        worker_b.acquire("203.0.113.7")
+    table.free_row(row_a)  # the master, after worker A died without releasing anything
+    worker_b.acquire("203.0.113.7")
+    assert table.in_use() == 1
+    assert table.claim_row() == row_a  # and its row goes to the next worker
+
+
+def test_without_rows_left_a_worker_counts_alone():
+    table = SlotTable(rows=1)
+    assert table.claim_row() == 0
+    assert table.claim_row() is None
+    slots.attach(table, None)
+    admission = Admission(capacity=4, per_client=2)
+    admission.acquire("x")
+    assert table.in_use() == 0  # a private table, not row 0 of someone else
+
+
+def test_buckets_are_keyed_per_table():
+    # The same address lands in unrelated buckets of two tables: nobody can aim at another client's bucket.
+    a, b = SlotTable(rows=1), SlotTable(rows=1)
+    addresses = [f"198.18.0.{i}" for i in range(64)]
+    assert [a.bucket(x) for x in addresses] != [b.bucket(x) for x in addresses]
+    assert all(0 <= a.bucket(x) < a.buckets for x in addresses)
+
+
+# --- who the client is ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "peer", "forwarded", "expected"),
+    [
+        ("*", "10.0.1.5", "198.51.100.1, 203.0.113.9", "203.0.113.9"),  # behind the ALB: the entry it appended
+        ("127.0.0.1", "127.0.0.1", "203.0.113.9", "203.0.113.9"),
+        ("10.0.0.0/16,127.0.0.1", "10.0.3.4", "203.0.113.9", "203.0.113.9"),
+        ("127.0.0.1", "192.0.2.50", "203.0.113.9", "192.0.2.50"),  # a direct client cannot choose its identity
+        ("127.0.0.1", "127.0.0.1", "", "127.0.0.1"),
+        ("127.0.0.1", "", "203.0.113.9", ""),  # no address (a Unix socket): nothing is trusted
+    ],
+)
+def test_client_ip(spec, peer, forwarded, expected):
+    environ = {"REMOTE_ADDR": peer, "HTTP_X_FORWARDED_FOR": forwarded}
+    assert client_ip(environ, TrustedProxies(spec)) == expected
+
+
+@pytest.mark.parametrize("spec", ["10.0.0.1/8", "localhost", "127.0.0.1,,nope"])
+def test_an_invalid_proxy_list_is_refused(spec):
+    with pytest.raises(ValueError, match=r"does not appear to be an IPv4 or IPv6|has host bits set"):
+        TrustedProxies(spec)
+
+
+# --- through the app ------------------------------------------------------------------------------------------------
+
+
+def _stream(service, client: str):
+    return service.client.get("/files/a.txt", headers={"X-Forwarded-For": client}, buffered=False)
+
+
+def test_a_client_over_its_share_gets_503_with_retry_after(make_service, s3, caplog):
+    s3.put_object(Bucket="test-files", Key="a.txt", Body=b"a" * 10)
+    service = make_service(max_streams_per_client=2)
+    held = [_stream(service, "198.51.100.7") for _ in range(2)]
+    assert [r.status_code for r in held] == [200, 200]
+    with caplog.at_level(logging.WARNING, logger="download_service"):
+        refused = _stream(service, "198.51.100.7")
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == str(contract.RETRY_AFTER_S)
+    assert refused.headers["Content-Type"] == "application/json"
+    assert json.loads(refused.get_data())["error"] == "too many concurrent downloads from this client, retry later"
+    (record,) = [r for r in caplog.records if getattr(r, "event", None) == Event.CLIENT_LIMIT]
+    assert record.client_ip == "198.51.100.7"
+    assert _stream(service, "198.51.100.8").status_code == 200  # another client still gets in
+    head = service.client.head("/files/a.txt", headers={"X-Forwarded-For": "198.51.100.7"})
+    assert head.status_code == 503  # a HEAD takes a slot too
+    held[0].close()  # a finished download gives its share back
+    assert _stream(service, "198.51.100.7").status_code == 200
+
+
+def test_an_untrusted_peer_cannot_escape_the_cap_with_x_forwarded_for(make_service, s3):
+    s3.put_object(Bucket="test-files", Key="a.txt", Body=b"a")
+    service = make_service(max_streams_per_client=2, forwarded_allow_ips="10.0.0.1")  # the test client is 127.0.0.1
+    statuses = [_stream(service, f"198.51.100.{i}").status_code for i in range(3)]
+    assert statuses == [200, 200, 503]
