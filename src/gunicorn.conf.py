@@ -15,6 +15,7 @@ import gunicorn.http.wsgi
 
 from download_service import contract, slots, tls
 from download_service.contract import Event
+from download_service.metrics import SlotMetrics
 from download_service.settings import ConfigError, Settings
 
 try:
@@ -83,6 +84,17 @@ def ssl_context(config, default_ssl_context_factory):
 
 # Rows for twice the workers and one more: a HUP reload runs new workers beside old ones for a moment.
 _slot_table = slots.SlotTable(rows=2 * workers + 1)
+_slot_metrics = (
+    SlotMetrics(
+        _settings.metrics_namespace,
+        _settings.metrics_interval_s,
+        total=workers * _settings.max_downloads_per_worker,
+        in_use=_slot_table.in_use,
+        extra={"version": _settings.version},
+    )
+    if _settings.metrics_namespace
+    else None
+)
 
 
 def pre_fork(server, worker):
@@ -117,6 +129,7 @@ def on_starting(server):
         # The certificate's fingerprint and where the pair is: public facts. The key itself is never logged.
         tls_cert_sha256=_tls.fingerprint_sha256 if _tls else None,
         tls_certfile=_tls.certfile if _tls else None,
+        metrics_namespace=_settings.metrics_namespace or None,
     )
 
 
@@ -131,6 +144,17 @@ def when_ready(server):
         handle_term()
 
     server.handle_term = logged_handle_term
+    if _slot_metrics:
+        # Likewise no hook runs periodically in the master; its loop calls murder_workers about once a second.
+        # Sampling there needs no thread in the master (a thread holding a lock while the master forks could
+        # leave that lock held forever in the new worker).
+        murder_workers = server.murder_workers
+
+        def murder_workers_and_sample():
+            murder_workers()
+            _slot_metrics.tick()
+
+        server.murder_workers = murder_workers_and_sample
 
 
 def post_fork(server, worker):

@@ -48,6 +48,26 @@ MAX_STREAMS_PER_CLIENT = 8
 TLS_SELF_SIGNED = "self-signed"
 
 
+class SlotMetric:
+    """CloudWatch embedded-metric-format lines the gunicorn master writes on stdout every METRICS_INTERVAL_S (when
+    METRICS_NAMESPACE is set): the task's download slots, summed over its workers. One dimension, SLOT_DIMENSIONS;
+    IN_USE and UTILIZATION carry one sample a second (or a second's share of the interval), so a period's Average
+    is the mean occupancy and its Maximum the peak."""
+
+    #: Slots taken (downloads and HEADs in progress), unit Count.
+    IN_USE = "DownloadSlotsInUse"
+    #: Slots the task has (workers x per-worker capacity), unit Count.
+    TOTAL = "DownloadSlots"
+    #: IN_USE / TOTAL x 100, unit Percent: what scaling tracks and the saturation alarm watches.
+    UTILIZATION = "DownloadSlotUtilization"
+
+
+#: The dimensions of every SlotMetric: constant per service, so a stage's namespace holds one series per metric.
+SLOT_DIMENSIONS = {"ServiceName": SERVICE_NAME}
+#: Default seconds between two EMF lines (METRICS_INTERVAL_S): CloudWatch's standard one-minute resolution.
+METRICS_INTERVAL_S = 60
+
+
 class Event:
     """The `event` field of the service's JSON log lines. The log metric filters and saved queries select lines by
     these values, so the service (logs.py, download.py, gunicorn.conf.py) and the stages use these names only."""
@@ -71,6 +91,8 @@ class Event:
     CLIENT_LIMIT = "client_limit"
     #: A download closed because its client acknowledged nothing for STALL_TIMEOUT_S (its slot is freed).
     STREAM_STALLED = "stream_stalled"
+    #: The gunicorn master's EMF line with the task's download slots (SlotMetric), on stdout.
+    SLOT_METRICS = "slot_metrics"
     #: A download S3 broke mid-way: reopened from S3, or given up (the connection is aborted).
     STREAM_RESUME = "stream_resume"
     STREAM_ABORTED = "stream_aborted"

@@ -20,6 +20,8 @@ _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 # Plain decimal only: int() and float() also take "8_080", "1e3", "inf" and "nan", which nobody means in a setting.
 _INTEGER_RE = re.compile(r"^[0-9]+$")
 _NUMBER_RE = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+#: CloudWatch's namespace alphabet (PutMetricData); "AWS/" is reserved for AWS's own metrics.
+_NAMESPACE_RE = re.compile(r"^[0-9A-Za-z._/#: -]{1,255}$")
 _TLS_MODES = ("off", contract.TLS_SELF_SIGNED)
 
 
@@ -45,6 +47,8 @@ class Settings:
     forwarded_allow_ips: str = "127.0.0.1"
     stall_timeout_s: float = contract.STALL_TIMEOUT_S
     max_streams_per_client: int = contract.MAX_STREAMS_PER_CLIENT
+    metrics_namespace: str = ""  # empty: no EMF lines (make run, tests)
+    metrics_interval_s: int = contract.METRICS_INTERVAL_S
     tls: str = "off"
 
     @property
@@ -78,6 +82,9 @@ class Settings:
         if not header_safe(cache_control):
             raise ConfigError("CACHE_CONTROL: only printable ASCII can be sent as a header value")
         _check_endpoint(reader.text("AWS_ENDPOINT_URL_S3"))
+        namespace = reader.text("METRICS_NAMESPACE")
+        if namespace and (not _NAMESPACE_RE.match(namespace) or namespace.startswith("AWS/")):
+            raise ConfigError(f"METRICS_NAMESPACE: {namespace!r} is not a CloudWatch namespace (A-Za-z0-9._/#: -)")
         forwarded = reader.text("FORWARDED_ALLOW_IPS", default=cls.forwarded_allow_ips)
         try:
             TrustedProxies(forwarded)
@@ -103,6 +110,9 @@ class Settings:
             forwarded_allow_ips=forwarded,
             stall_timeout_s=reader.number("STALL_TIMEOUT_S", cls.stall_timeout_s, 1, 600),
             max_streams_per_client=reader.integer("MAX_STREAMS_PER_CLIENT", cls.max_streams_per_client, 1, 4096),
+            metrics_namespace=namespace,
+            # At most a minute: CloudWatch's standard resolution, so every one-minute period gets its datapoints.
+            metrics_interval_s=reader.integer("METRICS_INTERVAL_S", cls.metrics_interval_s, 1, 60),
             tls=tls,
         )
 

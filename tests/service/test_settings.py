@@ -12,7 +12,7 @@ def test_defaults_only_need_the_bucket():
     assert settings.max_downloads_per_worker < settings.threads
     assert (settings.stall_timeout_s, settings.max_streams_per_client) == (30, 8)
     assert settings.stall_timeout_s < contract.ALB_IDLE_TIMEOUT_S  # freed before the ALB's own idle timer ends it
-    assert settings.tls == "off"
+    assert (settings.metrics_namespace, settings.metrics_interval_s, settings.tls) == ("", 60, "off")
 
 
 def test_every_variable_is_read():
@@ -35,6 +35,8 @@ def test_every_variable_is_read():
             "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:8333",
             "STALL_TIMEOUT_S": "5.5",
             "MAX_STREAMS_PER_CLIENT": "3",
+            "METRICS_NAMESPACE": "download-service/prod",
+            "METRICS_INTERVAL_S": "10",
             "TLS": "self-signed",
         }
     )
@@ -53,7 +55,11 @@ def test_every_variable_is_read():
     assert (settings.chunk_size, settings.s3_connect_timeout, settings.s3_read_timeout) == (65536, 1.5, 20.0)
     assert (settings.s3_max_attempts, settings.forwarded_allow_ips) == (5, "*")
     assert (settings.stall_timeout_s, settings.max_streams_per_client) == (5.5, 3)
-    assert settings.tls == "self-signed"
+    assert (settings.metrics_namespace, settings.metrics_interval_s, settings.tls) == (
+        "download-service/prod",
+        10,
+        "self-signed",
+    )
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8333", "http://[::1]:9000", "https://s3.eu-west-1.amazonaws.com"])
@@ -90,6 +96,10 @@ def test_endpoints_botocore_accepts_pass(url):
         ({"FILES_BUCKET": "ok-bucket", "STALL_TIMEOUT_S": "0"}, "STALL_TIMEOUT_S: 0.0 is outside 1..600"),
         ({"FILES_BUCKET": "ok-bucket", "STALL_TIMEOUT_S": "never"}, "STALL_TIMEOUT_S: 'never' is not a number"),
         ({"FILES_BUCKET": "ok-bucket", "MAX_STREAMS_PER_CLIENT": "0"}, "MAX_STREAMS_PER_CLIENT: 0 is outside 1..4096"),
+        ({"FILES_BUCKET": "ok-bucket", "METRICS_NAMESPACE": "AWS/ECS"}, "METRICS_NAMESPACE: 'AWS/ECS' is not a"),
+        ({"FILES_BUCKET": "ok-bucket", "METRICS_NAMESPACE": "nsé"}, "METRICS_NAMESPACE: 'nsé' is not a"),
+        ({"FILES_BUCKET": "ok-bucket", "METRICS_NAMESPACE": "x" * 256}, "METRICS_NAMESPACE: 'xxx"),
+        ({"FILES_BUCKET": "ok-bucket", "METRICS_INTERVAL_S": "61"}, "METRICS_INTERVAL_S: 61 is outside 1..60"),
         ({"FILES_BUCKET": "ok-bucket", "TLS": "1"}, "TLS: '1' is not one of off, self-signed"),
         ({"FILES_BUCKET": "ok-bucket", "FORWARDED_ALLOW_IPS": "alb"}, "FORWARDED_ALLOW_IPS: 'alb' is not '*' or"),
     ],
