@@ -8,6 +8,7 @@ import time
 import urllib.parse
 from collections.abc import Callable
 
+from devtools.gunicorn_server import GunicornServer
 from download_service import contract
 from download_service.settings import Settings
 
@@ -39,8 +40,26 @@ def direct_get(bench: Bench, key: str) -> int:
 
 
 def _connection(url: str) -> http.client.HTTPConnection:
+    """A connection to the service; HTTPS (TLS=self-signed) without verification: the certificate is the
+    server's own, generated at its start."""
     parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme == "https":
+        context = GunicornServer.client_context()
+        return http.client.HTTPSConnection(parsed.hostname, parsed.port, timeout=60, context=context)
     return http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+
+
+def service_download(server, key: str, size: int) -> tuple[float, float]:
+    """(seconds, CPU seconds of the server's workers) for one GET of `key` on a new connection."""
+    workers = server.workers()
+    cpu_before = sum(sum(w.cpu_times()[:2]) for w in workers)
+    connection = _connection(server.url)
+    started = time.perf_counter()
+    status, received = http_get(connection, f"/files/{key}")
+    elapsed = time.perf_counter() - started
+    connection.close()
+    assert (status, received) == (200, size), (status, received)
+    return elapsed, sum(sum(w.cpu_times()[:2]) for w in workers) - cpu_before
 
 
 # --- P1: single-stream throughput ---------------------------------------------------------------------------------
@@ -53,15 +72,7 @@ def throughput(bench: Bench, server, key: str, size: int, direct_first: bool = F
     swaps the order, so repetitions alternate and neither side always gets the warmer page cache."""
 
     def via_service() -> tuple[float, float]:
-        workers = server.workers()
-        cpu_before = sum(sum(w.cpu_times()[:2]) for w in workers)
-        connection = _connection(server.url)
-        started = time.perf_counter()
-        status, received = http_get(connection, f"/files/{key}")
-        elapsed = time.perf_counter() - started
-        connection.close()
-        assert (status, received) == (200, size), (status, received)
-        return elapsed, sum(sum(w.cpu_times()[:2]) for w in workers) - cpu_before
+        return service_download(server, key, size)
 
     def via_s3() -> tuple[float, float]:
         started, cpu = time.perf_counter(), time.process_time()

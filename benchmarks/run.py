@@ -1,4 +1,5 @@
-"""`make bench`: P1-P6 from issue #7, service vs direct boto3 on the same SeaweedFS, printed and written as JSON.
+"""`make bench`: P1-P6 from issue #7 (service vs direct boto3 on the same SeaweedFS) and P7 (TLS to the service vs
+plain HTTP), printed and written as JSON.
 
     python -m benchmarks.run [--quick] [--repeat N] [--json reports/bench.json] [--chunk-sizes 65536,262144]
 
@@ -18,9 +19,10 @@ from pathlib import Path
 
 import psutil
 
+from download_service import contract
 from download_service.settings import Settings
 
-from . import measures
+from . import measures, tls_cost
 from .harness import MiB, bench_environment
 from .stats import summary
 
@@ -35,10 +37,11 @@ class Sizes:
     rps_levels: list[int]
     rps_seconds: float
     count_repeat: int
+    connections: int
 
 
-FULL = Sizes(256 * MiB, [256 * MiB, 1024 * MiB], 2000, [1, 2, 8], 200, [1, 2, 4, 8, 16], 5.0, 20)
-QUICK = Sizes(8 * MiB, [4 * MiB, 8 * MiB], 40, [2], 10, [1, 4], 0.5, 2)
+FULL = Sizes(256 * MiB, [256 * MiB, 1024 * MiB], 2000, [1, 2, 8], 200, [1, 2, 4, 8, 16], 5.0, 20, 200)
+QUICK = Sizes(8 * MiB, [4 * MiB, 8 * MiB], 40, [2], 10, [1, 4], 0.5, 2, 5)
 SMALL_KEY, STREAM_KEY = "small/1KiB.bin", "large/stream.bin"
 
 
@@ -79,6 +82,14 @@ def run(sizes: Sizes, repeat: int, chunk_sizes: list[int]) -> dict:
             )
             reps = [measures.health_under_load(server, STREAM_KEY, sizes.probes) for _ in range(repeat)]
             results["P5_health_under_load"] = {k: summary([r[k] for r in reps]) for k in reps[0]}
+
+        with bench.service() as plain, bench.service(TLS=contract.TLS_SELF_SIGNED) as tls:
+            reps = [
+                tls_cost.stream_cost(plain, tls, STREAM_KEY, sizes.stream, tls_first=i % 2 == 1) for i in range(repeat)
+            ]
+            results["P7_tls_stream"] = {k: summary([r[k] for r in reps]) for k in reps[0]}
+            reps = [tls_cost.connection_cost(plain, tls, sizes.connections) for _ in range(repeat)]
+            results["P7_tls_connection"] = {k: summary([r[k] for r in reps]) for k in reps[0]}
 
         with bench.service(WORKERS="1") as server:
             reps = [
@@ -143,8 +154,20 @@ def table(results: dict) -> str:
         label = f"P6 rps/worker @ {level['concurrency']} clients"
         rows.append((label, "", f"{fmt(level['rps'], '', 0)}, p99 {level['p99_ms']['median']:.1f} ms"))
     rows.append(("P6 best rps/worker with p99 < 100 ms", "", fmt(p6["best_rps_p99_under_100ms"], "", 0)))
+    stream, connection = results["P7_tls_stream"], results["P7_tls_connection"]
+    rows.append(("P7 worker CPU s/GiB, plain HTTP", "", fmt(stream["plain_worker_cpu_s_per_gib"], " s")))
+    rows.append(("P7 worker CPU s/GiB, TLS", "", fmt(stream["tls_worker_cpu_s_per_gib"], " s")))
+    rows.append(("   TLS / plain worker CPU", "", fmt(stream["worker_cpu_ratio"])))
+    rows.append(("   client CPU s/GiB plain / TLS", "", _pair(stream, "client_cpu_s_per_gib", " s")))
+    rows.append(("   MiB/s plain / TLS", "", _pair(stream, "mib_s", "", 0)))
+    rows.append(("P7 worker CPU per new connection", "", _pair(connection, "worker_cpu_ms_per_connection", " ms")))
     width = [max(len(row[i]) for row in rows) for i in range(3)]
     return "\n".join("  ".join(cell.ljust(width[i]) for i, cell in enumerate(row)) for row in rows)
+
+
+def _pair(stats: dict, suffix: str, unit: str, digits: int = 2) -> str:
+    plain, tls = stats[f"plain_{suffix}"]["median"], stats[f"tls_{suffix}"]["median"]
+    return f"{plain:.{digits}f}{unit} / {tls:.{digits}f}{unit} (medians)"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,8 @@ def test_quick_run_produces_every_measure(tmp_path, capsys):
         "P4_s3_requests",
         "P5_health_under_load",
         "P6_rps_per_worker",
+        "P7_tls_stream",
+        "P7_tls_connection",
     }
     assert results["P1_throughput"][str(Settings.chunk_size)]["ratio"]["median"] > 0
     assert results["P4_s3_requests"] == {"GET": 1.0, "Range": 1.0, "304": 1.0, "404": 1.0, "HEAD": 1.0}
@@ -26,3 +28,4 @@ def test_quick_run_produces_every_measure(tmp_path, capsys):
     table = capsys.readouterr().out
     for label in ("P1 throughput ratio", "P2 worker RSS growth", "P3 1 KiB overhead p99 @ 2 clients", "P5 /health p99"):
         assert label in table
+    assert "P7 worker CPU s/GiB, TLS" in table  # the TLS server really served the stream (asserted per download)
