@@ -10,7 +10,9 @@ self-signed, generated at the server's start).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -150,6 +152,18 @@ class GunicornServer:
                 child.kill()
             self.process.kill()
             self.process.wait()
+            self._remove_tls_pair()
+
+    def _remove_tls_pair(self) -> None:
+        """A SIGKILLed master cannot remove its TLS pair (gunicorn.conf.py's on_exit does on a normal stop): remove
+        it here, or every killed test server would leave a key in the host's /dev/shm."""
+        if not (self.tls and self.capture):
+            return
+        for line in self.log_lines():
+            with contextlib.suppress(ValueError):
+                certfile = json.loads(line).get("tls_certfile")
+                if certfile and Path(certfile).parent.name.startswith(f"{contract.SERVICE_NAME}-tls-"):
+                    shutil.rmtree(Path(certfile).parent, ignore_errors=True)
 
     def stop(self, timeout: float = 40.0) -> None:
         if self.process and self.process.poll() is None:
