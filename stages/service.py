@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import Duration, Size
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
@@ -28,6 +29,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 #: The numeric uid:gid the Dockerfile creates (`USER 10001:10001`). Pinned in the task definition too, so a base
 #: image or Dockerfile change can never make the task run as root.
 CONTAINER_USER = "10001:10001"
+
+#: Per cent of its download slots a task is kept at: room for a burst while new tasks start (about a minute).
+SLOT_UTILIZATION_TARGET = 70
 
 #: Never hashed into the image asset, whatever .dockerignore says (it allowlists anyway: belt and braces).
 ASSET_EXCLUDES = [".venv", "node_modules", "cdk.out", ".git", ".local", "tests", "**/__pycache__"]
@@ -53,6 +57,8 @@ class Service(Construct):
         files_bucket: s3.IBucket,
         target_group: elbv2.ApplicationTargetGroup,
         deployment: DeploymentConfig,
+        metrics_namespace: str,
+        tls: bool = False,
         routing: ReleaseRouting | None = None,
         hook: lambda_.IFunction | None = None,
     ) -> None:
@@ -121,6 +127,10 @@ class Service(Construct):
                 "FORWARDED_ALLOW_IPS": "*",
                 # The image asset's content hash: identifies exactly what runs.
                 "APP_VERSION": self.version,
+                # Download slots in use, as embedded metrics on stdout: what scaling and the saturation alarm read.
+                "METRICS_NAMESPACE": metrics_namespace,
+                # HTTPS from the load balancer (edge.tls_to_tasks): the task makes its own key at start, on tmpfs.
+                **({"TLS": "self-signed"} if tls else {}),
             },
             user=CONTAINER_USER,
             readonly_root_filesystem=True,
@@ -188,3 +198,19 @@ class Service(Construct):
             scale_out_cooldown=Duration.seconds(60),
         )
         release.scale_on_requests(self.scaling, tasks, target_group, routing)
+        #: Download slots in use over slots a task has (SlotMetric.UTILIZATION, Average over a minute).
+        self.slot_utilization = cloudwatch.Metric(
+            namespace=metrics_namespace,
+            metric_name=contract.SlotMetric.UTILIZATION,
+            dimensions_map=contract.SLOT_DIMENSIONS,
+            statistic="Average",
+            period=Duration.minutes(1),
+        )
+        # Slow downloads hold slots while CPU and requests stay low: without this a task full of them never scales.
+        self.scaling.scale_to_track_custom_metric(
+            "Slots",
+            metric=self.slot_utilization,
+            target_value=SLOT_UTILIZATION_TARGET,
+            scale_in_cooldown=Duration.seconds(300),
+            scale_out_cooldown=Duration.seconds(60),
+        )

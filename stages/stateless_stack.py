@@ -9,7 +9,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from .canary import CANARY_KEY, canary_sha256
-from .config import StageConfig
+from .config import StageConfig, metrics_namespace
 from .edge import Edge
 from .monitoring import Monitoring
 from .network import Network
@@ -71,6 +71,8 @@ class StatelessStack(Stack):
             files_bucket=files_bucket,
             target_group=self.edge.target_group,
             deployment=config.deployment,
+            metrics_namespace=metrics_namespace(config.name),
+            tls=bool(config.edge.tls_to_tasks),
             routing=self.edge.routing,
             hook=self.release_hook.function if self.release_hook else None,
         )

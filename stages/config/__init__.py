@@ -62,6 +62,11 @@ _STAGE_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 _MAX_BUCKET_NAME = 63  # S3's limit
 
 
+def metrics_namespace(stage: str) -> str:
+    """The stage's own CloudWatch namespace: log metric filters and the service's embedded metrics (slots)."""
+    return f"{contract.SERVICE_NAME}/{stage}"
+
+
 def files_bucket_name(stage: str, account: str, region: str) -> str:
     return f"{contract.SERVICE_NAME}-{stage}-files-{account}-{region}"
 
@@ -199,4 +204,5 @@ __all__ = [
     "cdk_json_context",
     "load_stage",
     "load_stages",
+    "metrics_namespace",
 ]

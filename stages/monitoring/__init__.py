@@ -108,6 +108,7 @@ class Monitoring(Construct):
             tasks=tasks,
             service=service.service,
             target_groups=target_groups,
+            slots=service.slot_utilization,
             guards=deployment_guards(
                 alarms=alarms,
                 deployment=deployment,

@@ -16,6 +16,8 @@ from constructs import Construct
 
 from download_service import contract
 
+from ..config import metrics_namespace
+
 P = logs.FilterPattern
 
 
@@ -120,7 +122,7 @@ class ServiceLogs(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, stage_name: str, log_group: logs.ILogGroup) -> None:
         super().__init__(scope, construct_id)
         self.log_group = log_group
-        self.namespace = f"{contract.SERVICE_NAME}/{stage_name}"
+        self.namespace = metrics_namespace(stage_name)
         self.filters: dict[str, logs.MetricFilter] = {}
         for spec in LOG_METRICS:
             self.filters[spec.name] = logs.MetricFilter(

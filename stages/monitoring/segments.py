@@ -142,10 +142,13 @@ def add_tasks_segment(
     service: ecs.FargateService,
     target_groups: TargetGroups,
     guards: list[CustomMetricWithAlarm],
+    slots: cloudwatch.Metric,
 ) -> None:
-    """Task counts (running below min_tasks is critical), unhealthy targets (critical) and the deployment guards."""
+    """Task counts (running below min_tasks is critical), unhealthy targets (critical), download slots (a warning
+    when tasks run saturated) and the deployment guards."""
     metric_groups = [
         _task_counts(service, tasks),
+        _slots(slots),
         CustomMetricGroup(
             title="Target health",
             metrics=[
@@ -203,6 +206,34 @@ def _task_counts(service: ecs.FargateService, tasks: TasksConfig) -> CustomMetri
                         # No data from a service that should be running is itself an outage.
                         treat_missing_data_override=Missing.BREACHING,
                         additional_description=f"Fewer running tasks than min_tasks ({tasks.min_tasks})",
+                    )
+                },
+            ),
+        ],
+    )
+
+
+#: A task whose busiest minute uses this share of its download slots, 5 minutes in a row, is refusing downloads
+#: (503 + Retry-After) or about to: scaling on slots (target 70 %) has not kept up, or max_tasks is reached.
+SATURATED_PERCENT = 95
+
+
+def _slots(utilization: cloudwatch.Metric) -> CustomMetricGroup:
+    return CustomMetricGroup(
+        title="Download slots in use (% of a task's)",
+        metrics=[
+            utilization.with_(label="Average"),
+            CustomMetricWithAlarm(
+                alarm_friendly_name="Saturated",
+                metric=utilization.with_(statistic="Maximum", label="Busiest task"),
+                add_alarm={
+                    "Warning": CustomThreshold(
+                        threshold=SATURATED_PERCENT,
+                        comparison_operator=Op.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                        evaluation_periods=5,
+                        datapoints_to_alarm=5,
+                        treat_missing_data_override=Missing.NOT_BREACHING,
+                        additional_description="Download slots of the busiest task, 5 minutes in a row",
                     )
                 },
             ),

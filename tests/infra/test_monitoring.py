@@ -19,6 +19,7 @@ from app import load
 from stages.config import ConfigError, StageConfig
 from stages.monitoring.logs import LOG_METRICS, QUERIES
 from stages.monitoring.metrics import MIN_REQUESTS_PER_MINUTE_FOR_RATE
+from stages.monitoring.segments import SATURATED_PERCENT
 from stages.monitoring.spend import Spend
 from stages.monitoring.topic import AlarmTopic
 
@@ -158,6 +159,7 @@ def expected_alarms(config: StageConfig) -> dict[str, tuple[str, float]]:
         f"{prefix}-Traffic-Latency-P99-Warning": ("GreaterThanThreshold", config.alarms.p99_latency_ms / 1000),
         f"{prefix}-Tasks-Unhealthy-Targets-Critical": ("GreaterThanThreshold", 0),
         f"{prefix}-Tasks-Running-Critical": ("LessThanThreshold", config.tasks.min_tasks),
+        f"{prefix}-Tasks-Saturated-Warning": ("GreaterThanOrEqualToThreshold", SATURATED_PERCENT),
         f"{prefix}-Service-CPU-Usage-Warning": ("GreaterThanThreshold", config.alarms.cpu_percent),
         f"{prefix}-Service-Memory-Usage-Warning": ("GreaterThanThreshold", config.alarms.memory_percent),
         f"{prefix}-Logs-Error-Logs-Critical": ("GreaterThanOrEqualToThreshold", config.alarms.error_logs),
@@ -267,6 +269,15 @@ def test_running_tasks_alarm_treats_silence_as_an_outage(dev_stateless: Template
     running = _alarms(dev_stateless)["download-service-dev-Tasks-Running-Critical"]
     assert _single_metric(running) == ("ECS/ContainerInsights", "RunningTaskCount", "Average", 60)
     assert running["TreatMissingData"] == "breaching"
+
+
+def test_saturation_alarm_reads_the_busiest_task_of_the_slots_scaling_tracks(dev_stateless: Template) -> None:
+    saturated = _alarms(dev_stateless)["download-service-dev-Tasks-Saturated-Warning"]
+    # Maximum, not the Average scaling tracks: one task full of slow clients refuses downloads while others idle.
+    assert _single_metric(saturated) == ("download-service/dev", "DownloadSlotUtilization", "Maximum", 60)
+    assert (saturated["EvaluationPeriods"], saturated["DatapointsToAlarm"]) == (5, 5)
+    # No tasks writing metrics is the running-tasks alarm's business, not a saturation.
+    assert saturated["TreatMissingData"] == "notBreaching"
 
 
 # ---- topic --------------------------------------------------------------------------------------------------------

@@ -202,7 +202,8 @@ def test_request_scaling_sums_both_target_groups(prod_stateless: Template) -> No
     ]
     (cpu,) = [p for p in policies if "PredefinedMetricSpecification" in p]
     assert cpu["PredefinedMetricSpecification"]["PredefinedMetricType"] == "ECSServiceAverageCPUUtilization"
-    (requests,) = [p for p in policies if "CustomizedMetricSpecification" in p]
+    # The request policy is the metric-math one (the slot policy reads one metric the tasks write).
+    (requests,) = [p for p in policies if "Metrics" in p.get("CustomizedMetricSpecification", {})]
     metrics = requests["CustomizedMetricSpecification"]["Metrics"]
     assert [m["Id"] for m in metrics] == ["blue", "green", "total"]
     assert metrics[2] == {

@@ -5,6 +5,8 @@ from __future__ import annotations
 from aws_cdk.assertions import Template
 
 from download_service import contract
+from stages.monitoring.segments import SATURATED_PERCENT
+from stages.service import SLOT_UTILIZATION_TARGET
 
 from .conftest import Synth, only
 from .test_network import group_id
@@ -52,7 +54,17 @@ def test_container_environment(prod_stateless: Template) -> None:
     assert env["FORWARDED_ALLOW_IPS"] == "*"
     assert env["LOG_LEVEL"] == "info"
     assert len(env["APP_VERSION"]) == 12
+    # The embedded slot metrics land in the stage's namespace, beside its log metrics.
+    assert env["METRICS_NAMESPACE"] == "download-service/prod"
+    # Production serves HTTPS to its load balancer (edge.tls_to_tasks defaults on there).
+    assert env["TLS"] == "self-signed"
     assert not [name for name in env if "SECRET" in name or "KEY" in name]
+
+
+def test_dev_tasks_serve_plain_http(synth: Synth) -> None:
+    env = {item["Name"]: item["Value"] for item in _container(synth.template("dev", "stateless"))["Environment"]}
+    assert "TLS" not in env
+    assert env["METRICS_NAMESPACE"] == "download-service/dev"
 
 
 def test_container_logs_to_a_log_group_with_the_configured_retention(synth: Synth, prod_stateless: Template) -> None:
@@ -197,8 +209,22 @@ def test_autoscaling_min_max_and_cpu(synth: Synth, prod_stateless: Template) -> 
     assert cpu["PredefinedMetricSpecification"]["PredefinedMetricType"] == "ECSServiceAverageCPUUtilization"
     assert cpu["TargetValue"] == 50
     # Requests, summed over both target groups: tests/infra/test_release.py.
-    (requests,) = [p for p in policies if "CustomizedMetricSpecification" in p]
-    assert requests["TargetValue"] == config.tasks.requests_per_target
+    custom = {
+        p["CustomizedMetricSpecification"].get("MetricName", "requests"): p
+        for p in policies
+        if "CustomizedMetricSpecification" in p
+    }
+    assert set(custom) == {"requests", contract.SlotMetric.UTILIZATION}
+    assert custom["requests"]["TargetValue"] == config.tasks.requests_per_target
+    # Slow downloads hold slots at low CPU and few requests: the slots the service reports scale too.
+    slots = custom[contract.SlotMetric.UTILIZATION]
+    assert slots["TargetValue"] == SLOT_UTILIZATION_TARGET < SATURATED_PERCENT
+    assert slots["CustomizedMetricSpecification"] == {
+        "Namespace": "download-service/prod",
+        "MetricName": contract.SlotMetric.UTILIZATION,
+        "Dimensions": [{"Name": k, "Value": v} for k, v in contract.SLOT_DIMENSIONS.items()],
+        "Statistic": "Average",
+    }
 
 
 def test_task_security_group_admits_only_the_load_balancer_on_the_service_port(prod_stateless: Template) -> None:
