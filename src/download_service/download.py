@@ -54,6 +54,10 @@ class Downloads:
 
     # --- entry points ---------------------------------------------------------------------------------------------
 
+    def warm_up(self) -> None:
+        """Build this worker's S3 client now (gunicorn.conf.py's post_worker_init), not in its first request."""
+        self._client()
+
     def serve(self, request: Request, raw_key: bytes) -> Response:
         try:
             key = decode_key(raw_key, self._settings.max_key_bytes)
