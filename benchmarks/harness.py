@@ -1,11 +1,15 @@
-"""Start SeaweedFS and the service (production gunicorn config) on loopback, and seed benchmark objects."""
+"""Start SeaweedFS (S3 plain and over HTTPS) and the service (production gunicorn config) on loopback, and seed
+benchmark objects."""
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from botocore.config import Config
 
@@ -38,7 +42,12 @@ class PatternStream:
 @dataclass
 class Bench:
     stack: LocalStack
-    client: object  # boto3 S3 client for direct reads (the baseline)
+    client: object  # boto3 S3 client for direct reads (the baseline), plain HTTP
+    https_client: object  # the same over HTTPS, verifying SeaweedFS's certificate
+
+    def direct(self, s3_https: bool):
+        """The baseline client over the same S3 transport as a service reads."""
+        return self.https_client if s3_https else self.client
 
     @property
     def s3(self) -> SeaweedS3:
@@ -48,15 +57,43 @@ class Bench:
     def put(self, key: str, size: int) -> None:
         self.client.upload_fileobj(PatternStream(size), BUCKET, key)
 
-    def service(self, **env: str) -> GunicornServer:
-        """The service (a GunicornServer to use with `with`), LOG_LEVEL warning unless `env` says otherwise. The
-        benchmark's one client address stands for many clients, so the per-client stream cap is lifted (P5 uses
-        its own address per stalled stream anyway)."""
-        return self.stack.server(**{"LOG_LEVEL": "warning", "MAX_STREAMS_PER_CLIENT": "4096", **env})
+    def service(self, s3_https: bool = False, **env: str) -> GunicornServer:
+        """The service (a GunicornServer to use with `with`), LOG_LEVEL warning unless `env` says otherwise, reading
+        S3 over HTTPS with `s3_https`. The benchmark's one client address stands for many clients, so the per-client
+        stream cap is lifted (P5 uses its own address per stalled stream anyway)."""
+        env = {"LOG_LEVEL": "warning", "MAX_STREAMS_PER_CLIENT": "4096", **env}
+        return self.stack.server(s3_https=s3_https, **env)
+
+
+def worker_cpu(server) -> float:
+    """CPU seconds the server's workers have used, to the nanosecond: the sum of their threads' run time from
+    /proc/<pid>/task/*/schedstat. psutil's user+system ticks are 10 ms, ±0.04 s/GiB over a 256 MiB download;
+    gthread's threads live as long as their worker, so none of the run time being summed goes missing."""
+    total = 0
+    for worker in server.workers():
+        for task in glob.glob(f"/proc/{worker.pid}/task/*/schedstat"):
+            with contextlib.suppress(FileNotFoundError):  # a thread that ended this instant
+                total += int(Path(task).read_text().split()[0])
+    return total / 1e9
+
+
+def settle(server, quiet_s: float = 0.3, limit_s: float = 10.0) -> None:
+    """Wait until the workers stop using CPU. start() returns once one worker answers /health and all exist; the
+    others may still be importing the app and building their S3 client, ~0.1 s of CPU a measurement would count."""
+    deadline = time.monotonic() + limit_s
+    last = worker_cpu(server)
+    while time.monotonic() < deadline:
+        time.sleep(quiet_s)
+        now = worker_cpu(server)
+        if now - last < 0.002:
+            return
+        last = now
 
 
 @contextlib.contextmanager
 def bench_environment() -> Iterator[Bench]:
-    with LocalStack(BUCKET) as stack:
-        client = stack.client(config=Config(max_pool_connections=64, retries={"mode": "standard"}))
-        yield Bench(stack=stack, client=client)
+    with LocalStack(BUCKET, https=True) as stack:
+        config = Config(max_pool_connections=64, retries={"mode": "standard"})
+        yield Bench(
+            stack=stack, client=stack.client(config=config), https_client=stack.client(https=True, config=config)
+        )

@@ -1,4 +1,5 @@
-"""The measurements P1-P6. Each returns plain numbers; run.py repeats, summarises and prints them."""
+"""The measurements P2-P6 (P1: transports.py, P7: tls_cost.py, P8: slow_clients.py). Each returns plain numbers;
+run.py repeats, summarises and prints them."""
 
 from __future__ import annotations
 
@@ -31,8 +32,9 @@ def http_get(connection: http.client.HTTPConnection, path: str, headers: dict | 
     return response.status, size
 
 
-def direct_get(bench: Bench, key: str) -> int:
-    body = bench.client.get_object(Bucket=BUCKET, Key=key)["Body"]
+def direct_get(bench: Bench, key: str, client=None) -> int:
+    """A direct boto3 read of `key` (bench.client unless `client` is given), drained in READ_BUFFER reads."""
+    body = (client or bench.client).get_object(Bucket=BUCKET, Key=key)["Body"]
     size = 0
     while chunk := body.read(READ_BUFFER):
         size += len(chunk)
@@ -47,51 +49,6 @@ def _connection(url: str) -> http.client.HTTPConnection:
         context = GunicornServer.client_context()
         return http.client.HTTPSConnection(parsed.hostname, parsed.port, timeout=60, context=context)
     return http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
-
-
-def service_download(server, key: str, size: int) -> tuple[float, float]:
-    """(seconds, CPU seconds of the server's workers) for one GET of `key` on a new connection."""
-    workers = server.workers()
-    cpu_before = sum(sum(w.cpu_times()[:2]) for w in workers)
-    connection = _connection(server.url)
-    started = time.perf_counter()
-    status, received = http_get(connection, f"/files/{key}")
-    elapsed = time.perf_counter() - started
-    connection.close()
-    assert (status, received) == (200, size), (status, received)
-    return elapsed, sum(sum(w.cpu_times()[:2]) for w in workers) - cpu_before
-
-
-# --- P1: single-stream throughput ---------------------------------------------------------------------------------
-
-
-def throughput(bench: Bench, server, key: str, size: int, direct_first: bool = False) -> dict:
-    """MiB/s through the service and straight from S3, measured back to back, plus the CPU seconds per GiB the
-    service's workers spent: on a machine where client, server and S3 share two cores the wall-clock ratio is
-    bounded by CPU contention, while CPU per GiB is what a Fargate task's vCPU share has to pay. `direct_first`
-    swaps the order, so repetitions alternate and neither side always gets the warmer page cache."""
-
-    def via_service() -> tuple[float, float]:
-        return service_download(server, key, size)
-
-    def via_s3() -> tuple[float, float]:
-        started, cpu = time.perf_counter(), time.process_time()
-        assert direct_get(bench, key) == size
-        return time.perf_counter() - started, time.process_time() - cpu
-
-    if direct_first:
-        (direct_s, client_cpu), (service_s, worker_cpu) = via_s3(), via_service()
-    else:
-        (service_s, worker_cpu), (direct_s, client_cpu) = via_service(), via_s3()
-    service, direct = size / MiB / service_s, size / MiB / direct_s
-    gib = size / 2**30
-    return {
-        "service_mib_s": service,
-        "direct_mib_s": direct,
-        "ratio": service / direct,
-        "worker_cpu_s_per_gib": worker_cpu / gib,
-        "direct_client_cpu_s_per_gib": client_cpu / gib,
-    }
 
 
 # --- P2: worker memory while streaming ----------------------------------------------------------------------------

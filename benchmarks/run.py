@@ -1,5 +1,6 @@
-"""`make bench`: P1-P6 from issue #7 (service vs direct boto3 on the same SeaweedFS) and P7 (TLS to the service vs
-plain HTTP), printed and written as JSON.
+"""`make bench`: P1-P8 (docs/performance.md): every transport (S3 plain/HTTPS x client plain/TLS) against direct
+boto3 over the same S3 transport, memory, latency, S3 requests, health under load, requests/s, connection cost and
+slow clients; printed, with the capacity model's inputs (stages/capacity.py), and written as JSON.
 
     python -m benchmarks.run [--quick] [--repeat N] [--json reports/bench.json] [--chunk-sizes 65536,262144]
 
@@ -10,6 +11,7 @@ here fails a build: the numbers are for docs/performance.md and for tuning.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import sys
@@ -19,10 +21,9 @@ from pathlib import Path
 
 import psutil
 
-from download_service import contract
 from download_service.settings import Settings
 
-from . import measures, tls_cost
+from . import measures, report, slow_clients, tls_cost, transports
 from .harness import MiB, bench_environment
 from .stats import summary
 
@@ -38,11 +39,19 @@ class Sizes:
     rps_seconds: float
     count_repeat: int
     connections: int
+    transport_requests: int  # small GETs per transport and repetition (worker CPU per request)
+    #: P8's STALL_TIMEOUT_S. Above 2 s: on loopback (64 KiB segments) a 64 KiB/s reader acknowledges about once a
+    #: second, so a 1 s deadline would cut it (measured).
+    stall_timeout_s: int
 
 
-FULL = Sizes(256 * MiB, [256 * MiB, 1024 * MiB], 2000, [1, 2, 8], 200, [1, 2, 4, 8, 16], 5.0, 20, 200)
-QUICK = Sizes(8 * MiB, [4 * MiB, 8 * MiB], 40, [2], 10, [1, 4], 0.5, 2, 5)
+FULL = Sizes(256 * MiB, [256 * MiB, 1024 * MiB], 2000, [1, 2, 8], 200, [1, 2, 4, 8, 16], 5.0, 20, 200, 200, 5)
+QUICK = Sizes(8 * MiB, [4 * MiB, 8 * MiB], 40, [2], 10, [1, 4], 0.5, 2, 5, 5, 3)
 SMALL_KEY, STREAM_KEY = "small/1KiB.bin", "large/stream.bin"
+
+
+def _summaries(reps: list[dict]) -> dict:
+    return {k: summary([r[k] for r in reps]) for k in reps[0]}
 
 
 def run(sizes: Sizes, repeat: int, chunk_sizes: list[int]) -> dict:
@@ -53,15 +62,38 @@ def run(sizes: Sizes, repeat: int, chunk_sizes: list[int]) -> dict:
         memory_keys = {size: f"large/memory-{size // MiB}MiB.bin" for size in sizes.memory}
         for size, key in memory_keys.items():
             bench.put(key, size)
+        # P1 streams the largest object: more bytes per repetition, less of the scheduler's noise per figure.
+        transport_size = max(sizes.memory)
 
-        results["P1_throughput"] = {}
+        results["P1_transports"] = {}
         for chunk in chunk_sizes:
-            with bench.service(CHUNK_SIZE=str(chunk)) as server:
+            with contextlib.ExitStack() as stack:
+                servers = transports.start_servers(bench, stack, CHUNK_SIZE=str(chunk))
+                warm = {name: transports.warm(server, STREAM_KEY, sizes.stream) for name, server in servers.items()}
                 reps = [
-                    measures.throughput(bench, server, STREAM_KEY, sizes.stream, direct_first=i % 2 == 1)
+                    transports.repetition(
+                        bench,
+                        servers,
+                        memory_keys[transport_size],
+                        transport_size,
+                        SMALL_KEY,
+                        sizes.transport_requests,
+                        i,
+                    )
                     for i in range(repeat)
                 ]
-            results["P1_throughput"][str(chunk)] = {k: summary([r[k] for r in reps]) for k in reps[0]}
+                results["P1_transports"][str(chunk)] = {
+                    name: {
+                        **_summaries([r[name] for r in reps]),
+                        "worker_cpu_s_per_gib_each": [round(r[name]["worker_cpu_s_per_gib"], 3) for r in reps],
+                        "warm_downloads": warm[name],
+                    }
+                    for name in servers
+                }
+                if chunk == chunk_sizes[0]:
+                    plain, tls = servers["s3-http client-http"], servers["s3-http client-tls"]
+                    reps = [tls_cost.connection_cost(plain, tls, sizes.connections) for _ in range(repeat)]
+                    results["P7_tls_connection"] = _summaries(reps)
 
         with bench.service(WORKERS="1") as server:
             results["P2_rss_growth_mib"] = {
@@ -76,20 +108,16 @@ def run(sizes: Sizes, repeat: int, chunk_sizes: list[int]) -> dict:
                     measures.small_latency(bench, server.url, SMALL_KEY, concurrency, sizes.small_requests)
                     for _ in range(repeat)
                 ]
-                results["P3_small_latency"][str(concurrency)] = {k: summary([r[k] for r in reps]) for k in reps[0]}
+                results["P3_small_latency"][str(concurrency)] = _summaries(reps)
             results["P4_s3_requests"] = measures.s3_requests_per_request(
                 bench, server.url, SMALL_KEY, sizes.count_repeat
             )
             reps = [measures.health_under_load(server, STREAM_KEY, sizes.probes) for _ in range(repeat)]
-            results["P5_health_under_load"] = {k: summary([r[k] for r in reps]) for k in reps[0]}
+            results["P5_health_under_load"] = _summaries(reps)
 
-        with bench.service() as plain, bench.service(TLS=contract.TLS_SELF_SIGNED) as tls:
-            reps = [
-                tls_cost.stream_cost(plain, tls, STREAM_KEY, sizes.stream, tls_first=i % 2 == 1) for i in range(repeat)
-            ]
-            results["P7_tls_stream"] = {k: summary([r[k] for r in reps]) for k in reps[0]}
-            reps = [tls_cost.connection_cost(plain, tls, sizes.connections) for _ in range(repeat)]
-            results["P7_tls_connection"] = {k: summary([r[k] for r in reps]) for k in reps[0]}
+        with bench.service(STALL_TIMEOUT_S=str(sizes.stall_timeout_s)) as server:
+            reps = [slow_clients.repetition(server, STREAM_KEY, SMALL_KEY) for _ in range(repeat)]
+            results["P8_slow_clients"] = {**_summaries(reps), "stall_timeout_s": sizes.stall_timeout_s}
 
         with bench.service(WORKERS="1") as server:
             reps = [
@@ -107,6 +135,7 @@ def run(sizes: Sizes, repeat: int, chunk_sizes: list[int]) -> dict:
             ],
             "best_rps_p99_under_100ms": summary([r["best_rps_p99_under_100ms"] for r in reps]),
         }
+    results["capacity_inputs"] = report.capacity_inputs(results, chunk_sizes[0])
     return results
 
 
@@ -118,56 +147,6 @@ def machine() -> dict:
         "load_avg_1m": psutil.getloadavg()[0],
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
-
-
-def table(results: dict) -> str:
-    def fmt(stat: dict, unit: str = "", digits: int = 2) -> str:
-        return f"{stat['median']:.{digits}f}{unit} ({stat['min']:.{digits}f}-{stat['max']:.{digits}f})"
-
-    rows = [("measure", "target", "median (min-max)")]
-    for chunk, p1 in results["P1_throughput"].items():
-        rows.append((f"P1 throughput ratio, chunk {int(chunk) // 1024} KiB", ">= 0.90", fmt(p1["ratio"])))
-        rows.append(
-            (
-                "   service / direct MiB/s",
-                "",
-                f"{p1['service_mib_s']['median']:.0f} / {p1['direct_mib_s']['median']:.0f}",
-            )
-        )
-    for size, growth in results["P2_rss_growth_mib"].items():
-        rows.append((f"P2 worker RSS growth, {size} MiB object", "<= 32 MiB", fmt(growth, " MiB", 1)))
-    for concurrency, p3 in results["P3_small_latency"].items():
-        rows.append((f"P3 1 KiB overhead p50 @ {concurrency} clients", "<= +5 ms", fmt(p3["overhead_p50_ms"], " ms")))
-        rows.append((f"P3 1 KiB overhead p99 @ {concurrency} clients", "<= +15 ms", fmt(p3["overhead_p99_ms"], " ms")))
-        for side in ("service", "direct"):
-            p50, p99 = p3[f"{side}_p50_ms"]["median"], p3[f"{side}_p99_ms"]["median"]
-            rows.append((f"   {side} p50 / p99", "", f"{p50:.2f} / {p99:.2f} ms"))
-    for kind, count in results["P4_s3_requests"].items():
-        rows.append((f"P4 S3 requests per {kind}", "== 1", f"{count:.2f}"))
-    p5 = results["P5_health_under_load"]
-    rows.append(("P5 /health p99, every slot streaming", "<= 50 ms", fmt(p5["health_p99_ms"], " ms")))
-    rows.append(("   /health p50", "", fmt(p5["health_p50_ms"], " ms")))
-    admitted = f"{p5['streams_admitted']['median']:.0f} of {p5['slots']['median']:.0f} slots"
-    rows.append(("   streams admitted / refused", "", f"{admitted} / {p5['streams_refused']['median']:.0f}"))
-    p6 = results["P6_rps_per_worker"]
-    for level in p6["levels"]:
-        label = f"P6 rps/worker @ {level['concurrency']} clients"
-        rows.append((label, "", f"{fmt(level['rps'], '', 0)}, p99 {level['p99_ms']['median']:.1f} ms"))
-    rows.append(("P6 best rps/worker with p99 < 100 ms", "", fmt(p6["best_rps_p99_under_100ms"], "", 0)))
-    stream, connection = results["P7_tls_stream"], results["P7_tls_connection"]
-    rows.append(("P7 worker CPU s/GiB, plain HTTP", "", fmt(stream["plain_worker_cpu_s_per_gib"], " s")))
-    rows.append(("P7 worker CPU s/GiB, TLS", "", fmt(stream["tls_worker_cpu_s_per_gib"], " s")))
-    rows.append(("   TLS / plain worker CPU", "", fmt(stream["worker_cpu_ratio"])))
-    rows.append(("   client CPU s/GiB plain / TLS", "", _pair(stream, "client_cpu_s_per_gib", " s")))
-    rows.append(("   MiB/s plain / TLS", "", _pair(stream, "mib_s", "", 0)))
-    rows.append(("P7 worker CPU per new connection", "", _pair(connection, "worker_cpu_ms_per_connection", " ms")))
-    width = [max(len(row[i]) for row in rows) for i in range(3)]
-    return "\n".join("  ".join(cell.ljust(width[i]) for i, cell in enumerate(row)) for row in rows)
-
-
-def _pair(stats: dict, suffix: str, unit: str, digits: int = 2) -> str:
-    plain, tls = stats[f"plain_{suffix}"]["median"], stats[f"tls_{suffix}"]["median"]
-    return f"{plain:.{digits}f}{unit} / {tls:.{digits}f}{unit} (medians)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     results = run(QUICK if args.quick else FULL, args.repeat, chunk_sizes)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=2))
-    print(table(results))
+    print(report.table(results))
     print(f"\nwritten to {args.json}")
     return 0
 
