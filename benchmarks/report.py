@@ -113,10 +113,10 @@ def _capacity_lines(inputs: dict) -> list[str]:
     lines.append(f"TLS_HANDSHAKE_MS = {inputs['TLS_HANDSHAKE_MS']}")
     transport = capacity.Transport(**inputs["MEASURED"][capacity.PRODUCTION])
     row = capacity.task_capacity(capacity.TasksConfig.cpu, transport)
-    per_minute = 60 * row.requests_s_at_target
     lines.append(
         f"with these, a {capacity.TasksConfig.cpu}-cpu task ({capacity.PRODUCTION}) streams {row.gib_s_at_target:.2f}"
-        f" GiB/s or answers {row.requests_s_at_target:.0f} requests/s at {capacity.CPU_TARGET_PERCENT} % CPU"
-        f" ({per_minute:.0f} per minute; stages/capacity.py derives its target from its own MEASURED)"
+        f" GiB/s or answers {row.requests_s_at_target:.0f} requests/s at {capacity.CPU_TARGET_PERCENT} % CPU;"
+        " stages/capacity.py derives the request target from its own MEASURED"
+        f" (now {capacity.requests_per_target()} a minute)"
     )
     return lines

@@ -18,6 +18,7 @@ from constructs import Construct
 from download_service import contract
 
 from . import release
+from .capacity import CPU_TARGET_PERCENT, SLOT_UTILIZATION_TARGET  # the capacity model's (docs/performance.md)
 from .common import nag
 from .common.retention import stage_log_group
 from .config import DeploymentConfig, LogsConfig, ServiceConfig, TasksConfig
@@ -29,9 +30,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 #: The numeric uid:gid the Dockerfile creates (`USER 10001:10001`). Pinned in the task definition too, so a base
 #: image or Dockerfile change can never make the task run as root.
 CONTAINER_USER = "10001:10001"
-
-#: Per cent of its download slots a task is kept at: room for a burst while new tasks start (about a minute).
-SLOT_UTILIZATION_TARGET = 70
 
 #: Never hashed into the image asset, whatever .dockerignore says (it allowlists anyway: belt and braces).
 ASSET_EXCLUDES = [".venv", "node_modules", "cdk.out", ".git", ".local", "tests", "**/__pycache__"]
@@ -193,7 +191,7 @@ class Service(Construct):
         self.scaling = self.service.auto_scale_task_count(min_capacity=tasks.min_tasks, max_capacity=tasks.max_tasks)
         self.scaling.scale_on_cpu_utilization(
             "Cpu",
-            target_utilization_percent=50,
+            target_utilization_percent=CPU_TARGET_PERCENT,
             scale_in_cooldown=Duration.seconds(300),
             scale_out_cooldown=Duration.seconds(60),
         )

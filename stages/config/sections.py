@@ -59,8 +59,10 @@ class TasksConfig:
     memory_mib: int = field(default=1024, metadata=integer())
     min_tasks: int = field(default=2, metadata=integer())
     max_tasks: int = field(default=4, metadata=integer())
-    #: ALB requests per target per minute that autoscaling aims for.
-    requests_per_target: int = field(default=1000, metadata=integer())
+    #: ALB requests per target per minute that autoscaling aims for: the rate at which small requests alone hold a
+    #: task of the default size at the CPU target, derived by stages/capacity.py from measured CPU per request
+    #: (tests/infra/test_capacity.py keeps the two equal).
+    requests_per_target: int = field(default=6300, metadata=integer())
 
     def validate(self, path: Path) -> None:
         if self.cpu not in FARGATE_MEMORY_MIB:
