@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+
 from canary.hook import LOCK_CIDR, TOKEN_HEADER
 
 #: Test listener ports: HTTPS with the stage's certificate where it has a domain, plain HTTP otherwise.

@@ -60,7 +60,9 @@ EXPECTED_ON_EVERYTHING_200 = {
 
 
 def test_each_check_fails_on_a_service_that_answers_200_to_everything(everything_200):
-    target = Target(everything_200, "_canary/x.txt", hashlib.sha256(BODY).hexdigest(), {"X-Release-Test-Token": HEADER_VALUE})
+    target = Target(
+        everything_200, "_canary/x.txt", hashlib.sha256(BODY).hexdigest(), {"X-Release-Test-Token": HEADER_VALUE}
+    )
     results = checks.run_target(target)
     assert {result.name: (result.ok, result.detail) for result in results} == {
         name: (False, detail) for name, detail in EXPECTED_ON_EVERYTHING_200.items()
