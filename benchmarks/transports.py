@@ -19,7 +19,7 @@ import psutil
 
 from download_service import contract
 
-from .harness import Bench, MiB, worker_cpu
+from .harness import Bench, MiB, settle, worker_cpu
 from .measures import _connection, direct_get, http_get
 
 GiB = 2**30
@@ -42,9 +42,11 @@ def start_servers(bench: Bench, stack: contextlib.ExitStack, **env: str) -> dict
 
 
 def warm(server, key: str, size: int, tries: int = 8) -> int:
-    """Download `key` until every worker has streamed it once (at most `tries` times; returns how many it took).
-    A worker's first stream pays one-off costs (its pool thread, first-touch memory: ~20 ms of CPU measured) that
-    are no part of the copy path; the kernel picks the worker, so a worker it never picks is never measured either."""
+    """Once the workers are quiet (settle: one may still be booting, which would pass for having streamed), download
+    `key` until every worker has streamed it once (at most `tries` times; returns how many it took). A worker's
+    first stream pays one-off costs (its pool thread, first-touch memory: ~20 ms of CPU measured) that are no part
+    of the copy path; the kernel picks the worker, so a worker it never picks is never measured either."""
+    settle(server)
     pending = {worker.pid for worker in server.workers()}
     for attempt in range(1, tries + 1):
         before = {w.pid: sum(w.cpu_times()[:2]) for w in server.workers()}
