@@ -174,12 +174,16 @@ class GunicornServer:
                 self.kill()
 
     def log_lines(self) -> list[str]:
-        return [
-            line
-            for path in (self.stdout_path, self.stderr_path)
-            for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
-            if line.strip()
-        ]
+        """The complete lines written so far. While the server runs, a line still being written (read between the
+        kernel copying its first bytes and its newline) is left for the next call instead of returned cut short."""
+        running = self.process is not None and self.process.poll() is None
+        lines = []
+        for path in (self.stdout_path, self.stderr_path):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if running:
+                text = text[: text.rfind("\n") + 1]
+            lines.extend(line for line in text.splitlines() if line.strip())
+        return lines
 
     def __enter__(self) -> GunicornServer:
         return self.start()
