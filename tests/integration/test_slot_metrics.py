@@ -21,7 +21,7 @@ HELD = 5
 
 
 def _slot_lines(server: GunicornServer) -> list[dict]:
-    lines = server.stdout_path.read_text().splitlines()
+    lines = server.log_lines()  # complete lines only: this polls while the master writes
     return [check_emf_line(line) for line in lines if json.loads(line).get("event") == Event.SLOT_METRICS]
 
 
