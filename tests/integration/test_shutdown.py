@@ -222,10 +222,30 @@ def _worker_of(server, local_port: int) -> int:
     raise AssertionError(f"no worker holds the connection from port {local_port}")
 
 
+KILLED_WORKER_CLIENT_CAP = 16
+
+
+def _client_gets_its_whole_cap_again(server, within_s: float = 5.0) -> bool:
+    """With every download over, 127.0.0.1 holds KILLED_WORKER_CLIENT_CAP streams and not one more: the master freed
+    the killed worker's row (child_exit). Retried for a moment: a finished request's slot is released just after
+    its client has read the last byte; a leaked row refuses every try."""
+    deadline = time.monotonic() + within_s
+    while True:
+        held = [server.stalled_download(f"/files/{BIG_KEY}") for _ in range(KILLED_WORKER_CLIENT_CAP + 1)]
+        statuses = [status for _, status in held]
+        for sock, _ in held:
+            sock.close()
+        if statuses == [200] * KILLED_WORKER_CLIENT_CAP + [503]:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+
+
 def test_killed_worker_is_replaced_and_the_other_worker_is_unaffected(start_server, big_object, load_objects, capsys):
     # All of this test's clients are 127.0.0.1: with the default cap (8 per task), up to 12 held downloads plus the
     # killed worker's row, counted until the master reaps it, refused the first new request (seen in CI).
-    server = start_server(MAX_STREAMS_PER_CLIENT="64")
+    server = start_server(MAX_STREAMS_PER_CLIENT=str(KILLED_WORKER_CLIENT_CAP))
     # Downloads until each worker holds at least two (the kernel decides which worker accepts a connection).
     downloads, results, owner = [], {}, {}
     for key in range(12):
@@ -270,6 +290,7 @@ def test_killed_worker_is_replaced_and_the_other_worker_is_unaffected(start_serv
         assert result["size"] < BIG_SIZE
     for n in range(10):
         assert load.one(list(load_objects)[n % 2], f"after{n}").kind == "ok"
+    assert _client_gets_its_whole_cap_again(server), "the killed worker's streams still count against their client"
     assert server.process.poll() is None
     with capsys.disabled():
         print(
