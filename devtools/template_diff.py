@@ -3,10 +3,10 @@
     python -m devtools.template_diff                  # against HEAD
     python -m devtools.template_diff --base origin/main --context examples/three-accounts.json
 
-Both sides run `app.py` exactly as the CDK CLI does (context from cdk.json, or `--context`, in CDK_CONTEXT_JSON),
-offline. Prints one line per template and one per differing JSON path; exits 1 if anything differs. Container image
-asset hashes change with the build context (src/, the Dockerfile), not with the CDK code: `--ignore-image-hash`
-replaces them with a placeholder, and the report counts how many places it replaced.
+Both sides run `app.py` exactly as the CDK CLI does (context from cdk.json with `--context`'s keys over it, in
+CDK_CONTEXT_JSON), offline. Prints one line per template and one per differing JSON path; exits 1 if anything
+differs. Container image asset hashes change with the build context (src/, the Dockerfile), not with the CDK code:
+`--ignore-image-hash` replaces them with a placeholder, and the report counts how many places it replaced.
 """
 
 from __future__ import annotations
@@ -26,14 +26,22 @@ ROOT = Path(__file__).resolve().parent.parent
 _HASH = re.compile(r"[0-9a-f]{64}")
 
 
+def context_for(tree: Path, context_file: Path | None) -> dict[str, Any]:
+    """`tree`'s cdk.json context with the keys of `context_file` (a cdk.json or a bare context such as
+    examples/three-accounts.json, which holds only the download-service section) laid over it: the feature flags
+    stay those of the tree, as the CDK CLI would merge `--context` values over cdk.json's."""
+    context = json.loads((tree / "cdk.json").read_text())["context"]
+    if context_file:
+        document = json.loads(context_file.read_text())
+        context = {**context, **document.get("context", document)}
+    return context
+
+
 def synthesize(tree: Path, outdir: Path, context_file: Path | None) -> dict[str, Any]:
     """Run `tree`'s app.py into `outdir`; return {template file name: template}."""
-    source = context_file or tree / "cdk.json"
-    document = json.loads(source.read_text())
-    context = document.get("context", document)
     env = {
         **os.environ,
-        "CDK_CONTEXT_JSON": json.dumps(context),
+        "CDK_CONTEXT_JSON": json.dumps(context_for(tree, context_file)),
         "CDK_OUTDIR": str(outdir),
         "PYTHONPATH": f"{tree / 'src'}:{tree}",
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
@@ -87,7 +95,7 @@ def mask(templates: dict[str, Any], hashes: set[str]) -> tuple[dict[str, Any], i
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", default="HEAD", help="git ref to compare against (default HEAD)")
-    parser.add_argument("--context", type=Path, help="a JSON file with the context (default: each side's cdk.json)")
+    parser.add_argument("--context", type=Path, help="JSON whose keys replace those of each side's cdk.json context")
     parser.add_argument("--ignore-image-hash", action="store_true", help="mask container image asset hashes")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="template-diff-") as tmp:
