@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 def context_for(tree: Path, context_file: Path | None) -> dict[str, Any]:
