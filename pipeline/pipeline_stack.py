@@ -35,6 +35,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PIPELINE_STACK_ID = "DownloadServicePipeline"
 #: cdk-assets for the asset-publishing actions, pinned like the CLI (CDK Pipelines would install @latest).
 CDK_ASSETS_VERSION = "4.7.3"
+#: The manual approval's action name, in the pipeline stage `conditions.approval_stage_name(<promoted stage>)`.
+APPROVAL_ACTION = "Approve"
 #: aws/codebuild/standard:8.0 (Ubuntu 24.04) offers the runtime versions buildspec.yml asks for: python 3.12 and
 #: nodejs 22 (standard:7.0 stops at nodejs 20, which jsii no longer supports since 2026-10-30).
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_8_0
@@ -109,19 +111,27 @@ class PipelineStack(Stack):
             if previous is None:
                 # The image the Assets stage just pushed is judged by its scan findings before anything runs it.
                 pre.append(self._image_gate(stage))
-            if previous is not None:
-                pre.append(
-                    LinkedApprovalStep(
-                        "Approve",
-                        review_output=previous.service_url_output,
-                        topic=self.notifications.topic,
-                        comment=f"Deploy to {stage_config.name}? {previous.config.name} passed its smoke tests.",
-                    )
+            else:
+                # The approval is a pipeline stage of its own, so the promoted stage's entry condition is evaluated
+                # after it (pipeline/conditions.py): an alarm that starts while the approval waits still stops it.
+                self.pipeline.add_wave(
+                    conditions.approval_stage_name(stage_config),
+                    pre=[
+                        LinkedApprovalStep(
+                            APPROVAL_ACTION,
+                            review_output=previous.service_url_output,
+                            topic=self.notifications.topic,
+                            comment=(
+                                f"Deploy to {stage_config.name}? {previous.config.name} passed its smoke tests; "
+                                f"{stage_config.name} starts only while {previous.config.name}'s critical alarm is "
+                                f"not in ALARM: {conditions.alarm_console_url(previous.config)}"
+                            ),
+                        )
+                    ],
                 )
             dns_check = self._dns_check(stage_config)
             if dns_check is not None:
                 pre.append(dns_check)
-            # Approval first, then the DNS check: nothing touches the stage before someone approved.
             self.pipeline.add_stage(stage, pre=pipelines.Step.sequence(pre), post=[self._smoke(stage)])
             self.stages.append(stage)
             previous = stage
@@ -133,7 +143,7 @@ class PipelineStack(Stack):
         self.storage.restrict_writes(access.artifact_writers(self.pipeline), [access.auto_delete_role_arn(self)])
         self.approvers = ApproversPolicy(self, "Approvers", pipeline=self.pipeline.pipeline)
         for before, after in itertools.pairwise(stage_configs):
-            conditions.gate(self.pipeline.pipeline, after, watched=[before, after])
+            conditions.gate(self.pipeline.pipeline, after, previous=before)
         self.notifications.watch(self.pipeline.pipeline)
         self.pull_requests = PullRequestValidation(
             self,
