@@ -2,7 +2,7 @@
 production gunicorn config (benchmarks/harness.py: SeaweedFS on loopback, plain and HTTPS; the service with
 TLS=self-signed or without). Two samplers run at once on the workers:
 
-- py-spy (native frames included, not pausing the workers): which Python code the CPU is spent under. py-spy
+- py-spy (native frames included; it pauses a worker for each sample, 100 a second): which Python code the CPU is spent under. py-spy
   samples sleeping threads too, so stacks whose innermost frame is a wait (IDLE) are dropped; `self` counts the
   samples in which a function was the innermost frame, `total` those in which it was anywhere on the stack.
 - `perf record -e cpu-clock` (only where `perf` is installed): what was on the CPU, kernel included, by symbol.
@@ -93,8 +93,8 @@ def profile(server, py_spy: str, key: str, size: int, downloads: int, output: Pa
     """Record the server's workers while curl downloads `key` `downloads` times into `output`.txt (py-spy) and
     `output`.perf (perf, where installed); returns the workers' CPU-s per GiB meanwhile."""
     pids = [str(worker.pid) for worker in server.workers()]
-    samplers = [[py_spy, "record", "--pid", str(server.process.pid), "--subprocesses", "--native", "--nonblocking"]]
-    samplers[0] += ["--rate", "250", "--format", "raw", "--output", f"{output}.txt"]
+    samplers = [[py_spy, "record", "--pid", str(server.process.pid), "--subprocesses", "--native"]]
+    samplers[0] += ["--rate", "100", "--format", "raw", "--output", f"{output}.txt"]
     if shutil.which("perf"):
         samplers.append(
             ["perf", "record", "-e", "cpu-clock", "-F", "999", "-p", ",".join(pids), "-o", f"{output}.perf"]
