@@ -2,9 +2,10 @@
 production gunicorn config (benchmarks/harness.py: SeaweedFS on loopback, plain and HTTPS; the service with
 TLS=self-signed or without). Two samplers run at once on the workers:
 
-- py-spy (native frames included; it pauses a worker for each sample, 100 a second): which Python code the CPU is spent under. py-spy
-  samples sleeping threads too, so stacks whose innermost frame is a wait (IDLE) are dropped; `self` counts the
-  samples in which a function was the innermost frame, `total` those in which it was anywhere on the stack.
+- py-spy (native frames included; it pauses a worker for each sample, 100 a second): which Python code the CPU is
+  spent under. py-spy samples sleeping threads too, so stacks whose innermost frame is a wait (IDLE) are dropped;
+  `self` counts the samples in which a function was the innermost frame, `total` those in which it was anywhere on
+  the stack.
 - `perf record -e cpu-clock` (only where `perf` is installed): what was on the CPU, kernel included, by symbol.
   System calls show there as the kernel's copy and TCP functions that py-spy can only name `recv` or `write`.
 
