@@ -46,6 +46,13 @@ def _fmt(stat: dict, unit: str = "", digits: int = 2) -> str:
     return f"{stat['median']:.{digits}f}{unit} ({stat['min']:.{digits}f}-{stat['max']:.{digits}f})"
 
 
+#: Issue 21's targets: worker CPU per GiB of a large single-part object read by curl, at the median.
+_TARGETS = {
+    ("s3-http client-http", "single-part 1024 MiB", "curl"): "<= 0.5",
+    (capacity.PRODUCTION, "single-part 1024 MiB", "curl"): "<= 1.0",
+}
+
+
 def _transport_rows(results: dict) -> list[tuple[str, str, str]]:
     rows = []
     for chunk, transports in results["P1_transports"].items():
@@ -58,7 +65,7 @@ def _transport_rows(results: dict) -> list[tuple[str, str, str]]:
                     side, direct = sides[client], sides["direct"]
                     each = " ".join(f"{v:.3f}" for v in side["worker_cpu_s_per_gib"]["each"])
                     cpu = f"{_fmt(side['worker_cpu_s_per_gib'], ' s', 3)}; each {each}"
-                    rows.append((f"   {obj}, {client}: worker CPU s/GiB", "", cpu))
+                    rows.append((f"   {obj}, {client}: worker CPU s/GiB", _TARGETS.get((name, obj, client), ""), cpu))
                     detail = (
                         f"{side['mib_s']['median']:.0f} / {direct['mib_s']['median']:.0f} MiB/s, ratio "
                         f"{_fmt(side['ratio'])}, if bound by the cores {side['core_bound_ratio']['median']:.2f}; "
