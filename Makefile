@@ -193,6 +193,22 @@ $(CHECKOV_STAMP): requirements/checkov.txt | $(STAMP)
 	$(BIN)/uv pip sync -q --native-tls --require-hashes --python $(CHECKOV_VENV)/bin/python $<
 	touch $@
 
+# py-spy, the sampling profiler of `make profile` (benchmarks/profile.py, docs/performance.md's worker profiles): a
+# tool, not a dependency, so a venv of its own under .local/ from the hashed lock requirements/py-spy.txt.
+PY_SPY_VENV := .local/tools/py-spy
+PY_SPY_STAMP := $(PY_SPY_VENV)/.installed
+
+.PHONY: py-spy-tool profile
+py-spy-tool: $(PY_SPY_STAMP) ## py-spy in its own venv, .local/tools/py-spy (make profile uses it)
+
+$(PY_SPY_STAMP): requirements/py-spy.txt | $(STAMP)
+	$(BIN)/uv venv -q --allow-existing --python $(PYTHON) $(PY_SPY_VENV)
+	$(BIN)/uv pip sync -q --native-tls --require-hashes --python $(PY_SPY_VENV)/bin/python $<
+	touch $@
+
+profile: $(PY_SPY_STAMP) ## where a worker's CPU goes on each transport (py-spy; PROFILE_ARGS, see benchmarks/profile.py)
+	$(BIN)/python -m benchmarks.profile --py-spy $(PY_SPY_VENV)/bin/py-spy $(PROFILE_ARGS)
+
 # The Synth step's output artifact is cdk.out, which the pipeline keeps in its artifact bucket: the SBOMs go into
 # it, beside the assembly whose image they describe. After `make synth`, which re-creates cdk.out.
 .PHONY: sbom-assembly

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
 from devtools.gunicorn_server import GunicornServer
@@ -19,6 +20,17 @@ from devtools.seaweed import SeaweedS3
 
 BUCKET = "bench-files"
 MiB = 1024 * 1024
+
+#: How an object was uploaded decides what botocore does when it is read (docs/performance.md, "Object shapes").
+#: single-part: one PutObject, as `put_object` and `aws s3 cp` (anything under its 8 MiB multipart threshold) write
+#: it; S3 keeps a full-object CRC32, which botocore checks on GET unless told otherwise.
+SINGLE_PART = "single-part"
+#: multipart: 8 MiB parts (`aws s3 cp`'s and boto3's default part size): a composite checksum, never checked on GET.
+MULTIPART = "multipart"
+_UPLOADS = {
+    SINGLE_PART: TransferConfig(multipart_threshold=5 * 1024 * MiB),  # PutObject's own limit: always one request
+    MULTIPART: TransferConfig(multipart_threshold=1, multipart_chunksize=8 * MiB),
+}
 
 
 class PatternStream:
@@ -38,6 +50,20 @@ class PatternStream:
         self._position += len(out)
         return bytes(out)
 
+    # Seekable, so that s3transfer streams it into a single PutObject instead of buffering the whole object.
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        self._position = {os.SEEK_SET: 0, os.SEEK_CUR: self._position, os.SEEK_END: self._size}[whence] + offset
+        return self._position
+
+    def close(self) -> None:
+        pass
+
 
 @dataclass
 class Bench:
@@ -54,8 +80,9 @@ class Bench:
         """The S3 server, whose own counters say how many requests the service made (P4)."""
         return self.stack.s3
 
-    def put(self, key: str, size: int) -> None:
-        self.client.upload_fileobj(PatternStream(size), BUCKET, key)
+    def put(self, key: str, size: int, shape: str = SINGLE_PART) -> None:
+        """`size` pseudo-random bytes at `key`, uploaded as `shape` (SINGLE_PART or MULTIPART)."""
+        self.client.upload_fileobj(PatternStream(size), BUCKET, key, Config=_UPLOADS[shape])
 
     def service(self, s3_https: bool = False, **env: str) -> GunicornServer:
         """The service (a GunicornServer to use with `with`), LOG_LEVEL warning unless `env` says otherwise, reading

@@ -24,13 +24,17 @@ import psutil
 from download_service.settings import Settings
 
 from . import measures, report, slow_clients, tls_cost, transports
-from .harness import MiB, bench_environment
-from .stats import summary
+from .harness import MULTIPART, SINGLE_PART, MiB, bench_environment
+from .stats import summaries, summary
+from .transports import Object
 
 
 @dataclass(frozen=True)
 class Sizes:
     stream: int
+    large: int  # P1's large objects, one download per measurement
+    small: int  # P1's small ones: under `aws s3 cp`'s 8 MiB multipart threshold
+    small_downloads: int  # per measurement, on one connection
     memory: list[int]
     small_requests: int
     concurrency: list[int]
@@ -45,13 +49,35 @@ class Sizes:
     stall_timeout_s: int
 
 
-FULL = Sizes(256 * MiB, [256 * MiB, 1024 * MiB], 2000, [1, 2, 8], 200, [1, 2, 4, 8, 16], 5.0, 20, 200, 200, 5)
-QUICK = Sizes(8 * MiB, [4 * MiB, 8 * MiB], 40, [2], 10, [1, 4], 0.5, 2, 5, 5, 3)
+FULL = Sizes(
+    256 * MiB,
+    1024 * MiB,
+    4 * MiB,
+    64,
+    [256 * MiB, 1024 * MiB],
+    2000,
+    [1, 2, 8],
+    200,
+    [1, 2, 4, 8, 16],
+    5.0,
+    20,
+    200,
+    200,
+    5,
+)
+QUICK = Sizes(8 * MiB, 8 * MiB, 2 * MiB, 2, [4 * MiB, 8 * MiB], 40, [2], 10, [1, 4], 0.5, 2, 5, 5, 3)
+#: SMALL_KEY is one PutObject (under the multipart threshold), so it carries a full-object checksum, like the small
+#: objects users upload.
 SMALL_KEY, STREAM_KEY = "small/1KiB.bin", "large/stream.bin"
 
 
-def _summaries(reps: list[dict]) -> dict:
-    return {k: summary([r[k] for r in reps]) for k in reps[0]}
+def p1_objects(sizes: Sizes) -> list[Object]:
+    """Single-part and multipart, large and small (docs/performance.md, "Object shapes")."""
+    return [
+        Object(f"p1/{shape}-{size // MiB}MiB.bin", shape, size, downloads)
+        for size, downloads in ((sizes.large, 1), (sizes.small, sizes.small_downloads))
+        for shape in (SINGLE_PART, MULTIPART)
+    ]
 
 
 def run(sizes: Sizes, repeat: int, chunk_sizes: list[int]) -> dict:
@@ -59,11 +85,14 @@ def run(sizes: Sizes, repeat: int, chunk_sizes: list[int]) -> dict:
     with bench_environment() as bench:
         bench.put(SMALL_KEY, 1024)
         bench.put(STREAM_KEY, sizes.stream)
+        # P2 reads single-part objects: the shape whose read path does the most (a checksum per byte, by default).
         memory_keys = {size: f"large/memory-{size // MiB}MiB.bin" for size in sizes.memory}
         for size, key in memory_keys.items():
             bench.put(key, size)
-        # P1 streams the largest object: more bytes per repetition, less of the scheduler's noise per figure.
-        transport_size = max(sizes.memory)
+        objects = p1_objects(sizes)
+        for obj in objects:
+            bench.put(obj.key, obj.size, obj.shape)
+        small = Object(SMALL_KEY, SINGLE_PART, 1024, sizes.transport_requests)
 
         results["P1_transports"] = {}
         for chunk in chunk_sizes:
@@ -71,29 +100,16 @@ def run(sizes: Sizes, repeat: int, chunk_sizes: list[int]) -> dict:
                 servers = transports.start_servers(bench, stack, CHUNK_SIZE=str(chunk))
                 warm = {name: transports.warm(server, STREAM_KEY, sizes.stream) for name, server in servers.items()}
                 reps = [
-                    transports.repetition(
-                        bench,
-                        servers,
-                        memory_keys[transport_size],
-                        transport_size,
-                        SMALL_KEY,
-                        sizes.transport_requests,
-                        i,
-                    )
+                    transports.repetition(bench, servers, objects, small, sizes.transport_requests, i)
                     for i in range(repeat)
                 ]
                 results["P1_transports"][str(chunk)] = {
-                    name: {
-                        **_summaries([r[name] for r in reps]),
-                        "worker_cpu_s_per_gib_each": [round(r[name]["worker_cpu_s_per_gib"], 3) for r in reps],
-                        "warm_downloads": warm[name],
-                    }
-                    for name in servers
+                    name: {**summaries([r[name] for r in reps]), "warm_downloads": warm[name]} for name in servers
                 }
                 if chunk == chunk_sizes[0]:
                     plain, tls = servers["s3-http client-http"], servers["s3-http client-tls"]
                     reps = [tls_cost.connection_cost(plain, tls, sizes.connections) for _ in range(repeat)]
-                    results["P7_tls_connection"] = _summaries(reps)
+                    results["P7_tls_connection"] = summaries(reps)
 
         with bench.service(WORKERS="1") as server:
             results["P2_rss_growth_mib"] = {
@@ -108,16 +124,16 @@ def run(sizes: Sizes, repeat: int, chunk_sizes: list[int]) -> dict:
                     measures.small_latency(bench, server.url, SMALL_KEY, concurrency, sizes.small_requests)
                     for _ in range(repeat)
                 ]
-                results["P3_small_latency"][str(concurrency)] = _summaries(reps)
+                results["P3_small_latency"][str(concurrency)] = summaries(reps)
             results["P4_s3_requests"] = measures.s3_requests_per_request(
                 bench, server.url, SMALL_KEY, sizes.count_repeat
             )
             reps = [measures.health_under_load(server, STREAM_KEY, sizes.probes) for _ in range(repeat)]
-            results["P5_health_under_load"] = _summaries(reps)
+            results["P5_health_under_load"] = summaries(reps)
 
         with bench.service(STALL_TIMEOUT_S=str(sizes.stall_timeout_s)) as server:
             reps = [slow_clients.repetition(server, STREAM_KEY, SMALL_KEY) for _ in range(repeat)]
-            results["P8_slow_clients"] = {**_summaries(reps), "stall_timeout_s": sizes.stall_timeout_s}
+            results["P8_slow_clients"] = {**summaries(reps), "stall_timeout_s": sizes.stall_timeout_s}
 
         with bench.service(WORKERS="1") as server:
             reps = [
@@ -135,7 +151,7 @@ def run(sizes: Sizes, repeat: int, chunk_sizes: list[int]) -> dict:
             ],
             "best_rps_p99_under_100ms": summary([r["best_rps_p99_under_100ms"] for r in reps]),
         }
-    results["capacity_inputs"] = report.capacity_inputs(results, chunk_sizes[0])
+    results["capacity_inputs"] = report.capacity_inputs(results, chunk_sizes[0], sizes.large)
     return results
 
 

@@ -18,3 +18,14 @@ def percentile(samples: Sequence[float], pct: float) -> float:
 def summary(samples: Sequence[float]) -> dict:
     """median, min and max of repeated measurements."""
     return {"median": statistics.median(samples), "min": min(samples), "max": max(samples), "n": len(samples)}
+
+
+def summaries(repetitions: list[dict]) -> dict:
+    """The same dict shape as each repetition's, with every number replaced by its summary() over the repetitions
+    (and `each`: the values in order)."""
+    first = repetitions[0]
+    out = {}
+    for key, value in first.items():
+        values = [repetition[key] for repetition in repetitions]
+        out[key] = summaries(values) if isinstance(value, dict) else {**summary(values), "each": values}
+    return out

@@ -46,16 +46,26 @@ class Transport:
     cpu_ms_per_request: float  # worker CPU-milliseconds per small GET on a kept-alive connection (median)
 
 
-#: Where MEASURED comes from.
-MEASURED_IN = "make bench BENCH_ARGS='--repeat 5', 2026-12-02 01:25 UTC, load 0.27 (docs/performance.md)"
+#: Where MEASURED comes from. Per transport, the costlier shape of the run's 1 GiB downloads: single-part objects
+#: (full-object checksum, as put_object and `aws s3 cp` under 8 MiB write them) or multipart ones, read by curl or
+#: by Python (MEASURED_SHAPE); per request, the costlier client's 1 KiB GET. `make bench` prints them in this form.
+MEASURED_IN = (
+    "make bench BENCH_ARGS='--repeat 5', 2026-12-06 22:05 UTC, load 3.05 (a shared, busy machine; docs/performance.md)"
+)
+MEASURED_SHAPE = {
+    "s3-http client-http": "single-part 1024 MiB, curl; per request: python",
+    "s3-http client-tls": "single-part 1024 MiB, curl; per request: python",
+    "s3-https client-http": "single-part 1024 MiB, curl; per request: python",
+    "s3-https client-tls": "single-part 1024 MiB, python; per request: python",
+}
 MEASURED: dict[str, Transport] = {
-    "s3-http client-http": Transport(cpu_s_per_gib=0.433, cpu_s_per_gib_max=0.488, cpu_ms_per_request=2.34),
-    "s3-http client-tls": Transport(cpu_s_per_gib=1.024, cpu_s_per_gib_max=1.033, cpu_ms_per_request=2.26),
-    "s3-https client-http": Transport(cpu_s_per_gib=0.977, cpu_s_per_gib_max=1.035, cpu_ms_per_request=2.35),
-    "s3-https client-tls": Transport(cpu_s_per_gib=1.465, cpu_s_per_gib_max=1.492, cpu_ms_per_request=2.23),
+    "s3-http client-http": Transport(cpu_s_per_gib=0.352, cpu_s_per_gib_max=0.404, cpu_ms_per_request=2.89),
+    "s3-http client-tls": Transport(cpu_s_per_gib=1.179, cpu_s_per_gib_max=1.402, cpu_ms_per_request=3.71),
+    "s3-https client-http": Transport(cpu_s_per_gib=1.161, cpu_s_per_gib_max=1.238, cpu_ms_per_request=3.51),
+    "s3-https client-tls": Transport(cpu_s_per_gib=2.358, cpu_s_per_gib_max=2.46, cpu_ms_per_request=3.2),
 }
 #: Worker CPU-ms for a new TLS connection from the ALB (the handshake), paid per connection, not per request.
-TLS_HANDSHAKE_MS = 1.07
+TLS_HANDSHAKE_MS = 1.36
 
 
 @dataclass(frozen=True)
@@ -126,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"inputs: {MEASURED_IN}")
     for name, transport in MEASURED.items():
-        print(f"  {name}: {transport}")
+        print(f"  {name} ({MEASURED_SHAPE[name]}): {transport}")
     print(f"  TLS handshake: {TLS_HANDSHAKE_MS} ms per connection")
     print(markdown())
     print(f"requests_per_target (cpu {TasksConfig.cpu}): {requests_per_target()} per minute")

@@ -62,7 +62,7 @@ class TasksConfig:
     #: ALB requests per target per minute that autoscaling aims for: the rate at which small requests alone hold a
     #: task of the default size at the CPU target, derived by stages/capacity.py from measured CPU per request
     #: (tests/infra/test_capacity.py keeps the two equal).
-    requests_per_target: int = field(default=6300, metadata=integer())
+    requests_per_target: int = field(default=4000, metadata=integer())
 
     def validate(self, path: Path) -> None:
         if self.cpu not in FARGATE_MEMORY_MIB:

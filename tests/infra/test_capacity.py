@@ -50,6 +50,14 @@ def test_every_measured_transport_has_figures() -> None:
     assert capacity.TLS_HANDSHAKE_MS > 0
 
 
+def test_every_input_says_which_shape_it_came_from() -> None:
+    # make bench prints, per transport, the costlier of its large objects' shapes and clients (benchmarks/report.py):
+    # single-part or multipart, curl or python, and the costlier client per small request.
+    assert set(capacity.MEASURED_SHAPE) == set(capacity.MEASURED)
+    for shape in capacity.MEASURED_SHAPE.values():
+        assert re.fullmatch(r"(single-part|multipart) \d+ MiB, (curl|python); per request: (curl|python)", shape), shape
+
+
 @pytest.mark.parametrize(
     ("cpu", "gib_s", "requests_s", "requests_s_full"),
     [
