@@ -21,8 +21,13 @@ from .common import nag
 from .common.buckets import private_bucket
 from .release_hook import CODE_EXCLUDES, IGNORE_MODE, REPO_ROOT
 
-#: The newest Python runtime of Synthetics in aws-cdk-lib 2.275; the probe needs no browser, only the stdlib.
-RUNTIME = synthetics.Runtime.SYNTHETICS_PYTHON_SELENIUM_7_0
+#: The newest Python runtime of Synthetics (Python 3.12, the image's minor), by its string name: aws-cdk-lib's enum
+#: stops at 7.0, and CreateCanary refuses a deprecated runtime. The list and the support policy:
+#: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Synthetics_Library_python_selenium.html
+#: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Synthetics_Runtime_Support_Policy.html
+#: The probe needs no browser, only the stdlib.
+RUNTIME_NAME = "syn-python-selenium-14.0"
+RUNTIME = synthetics.Runtime(RUNTIME_NAME, synthetics.RuntimeFamily.PYTHON)
 EVERY = Duration.minutes(5)
 #: Synthetics loads a Python canary's handler from python/<file>.py: this file re-exports canary.probe.handler.
 ENTRY_MODULE = "probe_entry"
