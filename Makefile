@@ -146,16 +146,24 @@ synth: $(STAMP) node ## render every stage's CloudFormation into cdk.out, offlin
 test-infra: $(STAMP) node ## CDK assertions, cdk-nag, cfn-lint over the synthesized stages
 	$(BIN)/pytest tests/infra
 
-check-dns: $(STAMP) ## is STAGE's hosted zone delegated? (no-op without a domain; needs AWS credentials)
-	$(BIN)/python -m stages.dns.check $(STAGE)
+CHECK_DNS = $(BIN)/python -m stages.dns.check '$(STAGE)'
+# Before the CLI's synth: a real account in cdk.json and AWS credentials, or one line saying which is missing.
+PREFLIGHT = @$(BIN)/python -m devtools.preflight
 
-deploy-sandbox: $(STAMP) node check-dns ## deploy STAGE (default sandbox) from this machine, no pipeline
+check-dns: $(STAMP) ## is STAGE's hosted zone delegated? (no-op without a domain; needs AWS credentials)
+	$(CHECK_DNS)
+
+deploy-sandbox: $(STAMP) node ## deploy STAGE (default sandbox) from this machine, no pipeline (after check-dns)
+	$(PREFLIGHT) $@ '$(STAGE)'
+	$(CHECK_DNS)
 	$(CDK) deploy $(CDK_FLAGS) '$(STAGE_ID)/*' --require-approval broadening
 
 destroy-sandbox: $(STAMP) node ## delete STAGE's stacks (non-production buckets are emptied and deleted)
+	$(PREFLIGHT) $@ '$(STAGE)'
 	$(CDK) destroy $(CDK_FLAGS) '$(STAGE_ID)/*'
 
 deploy-pipeline: $(STAMP) node ## deploy the pipeline stack once; from then on every git push deploys
+	$(PREFLIGHT) $@
 	$(CDK) deploy $(CDK_FLAGS) $(PIPELINE_STACK) --require-approval broadening
 
 diagram: ## render docs/architecture.svg and .png from docs/architecture.dot (Graphviz; apt-get install graphviz)
