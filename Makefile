@@ -71,7 +71,7 @@ test-ci: $(STAMP) node ## the CI test gate: all but container tests, reports/jun
 	  --cov=download_service --cov=stages --cov=pipeline --cov=canary --cov-report=term:skip-covered \
 	  --cov-report=xml:reports/coverage.xml --cov-fail-under=$(COVERAGE_MIN)
 
-smoke: $(STAMP) ## tests/smoke against SMOKE_BASE_URL (+ SMOKE_OBJECT_KEY/SHA256), or a local server when unset
+smoke: $(STAMP) ## tests/smoke against SMOKE_BASE_URL (its canary object, or SMOKE_OBJECT_KEY + _SHA256), else a local server
 	mkdir -p reports
 	$(BIN)/pytest tests/smoke --junitxml=reports/smoke.xml
 
