@@ -46,10 +46,10 @@ $(STAMP): requirements/bootstrap.txt requirements/dev.txt
 system-deps: ## install what make test needs from the system if missing (devtools/system-deps.sh; root or sudo)
 	@devtools/system-deps.sh
 
-run: $(STAMP) ## serve on localhost:$(PORT) against an embedded SeaweedFS seeded with samples/
+run: $(STAMP) ## serve on localhost:PORT (default 8080) against an embedded SeaweedFS seeded with samples/
 	$(BIN)/python -m devtools.run_local --port $(PORT)
 
-serve: $(STAMP) ## the production gunicorn command (what the image runs), configured by env vars
+serve: $(STAMP) ## the production gunicorn command (what the image runs), configured by env vars (README: PORT, FILES_BUCKET...)
 	cd src && exec $(BIN)/gunicorn --config gunicorn.conf.py
 
 test: system-deps node $(STAMP) scan ## every test suite, after the security scanners
@@ -78,13 +78,13 @@ smoke: $(STAMP) ## tests/smoke against SMOKE_BASE_URL (its canary object, or SMO
 ci: $(STAMP) ## run buildspec.yml's phases locally, as CodeBuild does (CI_ARGS="--dry-run" or "--phase build")
 	$(BIN)/python -m devtools.ci $(CI_ARGS)
 
-bench: $(STAMP) ## P1-P6 performance figures vs direct S3 (prints a table, writes reports/bench.json)
+bench: $(STAMP) ## the performance figures of docs/performance.md vs direct S3 (BENCH_ARGS=--quick or --repeat N); writes reports/bench.json
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
-cost: $(STAMP) ## each stage's monthly cost at rest and per GiB / million requests, from the templates
+cost: $(STAMP) ## each stage's monthly cost at rest and per GiB / million requests, from the templates (COST_ARGS=--markdown)
 	$(BIN)/python -m devtools.cost $(COST_ARGS)
 
-load: $(STAMP) ## Locust headless (LOAD_URL=..., default: a local service it starts); reports in reports/
+load: $(STAMP) ## Locust headless against a local service it starts, or LOAD_ARGS='--url URL --users N --duration 30s'; reports/
 	$(BIN)/python -m devtools.load $(LOAD_ARGS)
 
 lint: $(STAMP) ## ruff, hadolint
@@ -150,15 +150,15 @@ CHECK_DNS = $(BIN)/python -m stages.dns.check '$(STAGE)'
 # Before the CLI's synth: a real account in cdk.json and AWS credentials, or one line saying which is missing.
 PREFLIGHT = @$(BIN)/python -m devtools.preflight
 
-check-dns: $(STAMP) ## is STAGE's hosted zone delegated? (no-op without a domain; needs AWS credentials)
+check-dns: $(STAMP) ## is STAGE's hosted zone delegated? (STAGE=prod; no-op without a domain; needs AWS credentials)
 	$(CHECK_DNS)
 
-deploy-sandbox: $(STAMP) node ## deploy STAGE (default sandbox) from this machine, no pipeline (after check-dns)
+deploy-sandbox: $(STAMP) node ## deploy STAGE (default sandbox) from this machine, no pipeline (after check-dns; AWS credentials)
 	$(PREFLIGHT) $@ '$(STAGE)'
 	$(CHECK_DNS)
 	$(CDK) deploy $(CDK_FLAGS) '$(STAGE_ID)/*' --require-approval broadening
 
-destroy-sandbox: $(STAMP) node ## delete STAGE's stacks (non-production buckets are emptied and deleted)
+destroy-sandbox: $(STAMP) node ## delete STAGE's stacks (default sandbox; non-production buckets are emptied and deleted)
 	$(PREFLIGHT) $@ '$(STAGE)'
 	$(CDK) destroy $(CDK_FLAGS) '$(STAGE_ID)/*'
 
