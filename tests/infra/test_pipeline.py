@@ -404,9 +404,9 @@ def test_bad_pipeline_config_is_one_line_naming_the_field(field: str, value: Any
 
 
 def test_codestar_connections_arns_are_accepted_too() -> None:
-    arn = "arn:aws:codestar-connections:us-east-1:111122223333:connection/0a1b2c3d-0000-4000-8000-123456789abc"
+    arn = "arn:aws:codestar-connections:eu-west-1:111122223333:connection/0a1b2c3d-0000-4000-8000-123456789abc"
     config = load(_config(connection_arn=arn)).pipeline
-    assert (config.account, config.region) == ("111122223333", "us-east-1")
+    assert (config.account, config.region) == ("111122223333", "eu-west-1")
 
 
 def test_unknown_pipeline_field_is_rejected() -> None:
