@@ -35,6 +35,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PIPELINE_STACK_ID = "DownloadServicePipeline"
 #: cdk-assets for the asset-publishing actions, pinned like the CLI (CDK Pipelines would install @latest).
 CDK_ASSETS_VERSION = "4.7.3"
+#: The manual approval's action name, in the pipeline stage `conditions.approval_stage_name(<promoted stage>)`.
+APPROVAL_ACTION = "Approve"
 #: aws/codebuild/standard:8.0 (Ubuntu 24.04) offers the runtime versions buildspec.yml asks for: python 3.12 and
 #: nodejs 24, the LTS package.json pins (its runtimes.yml lists nodejs 24 and 22:
 #: https://github.com/aws/aws-codebuild-docker-images/blob/master/ubuntu/standard/8.0/runtimes.yml).
@@ -110,19 +112,27 @@ class PipelineStack(Stack):
             if previous is None:
                 # The image the Assets stage just pushed is judged by its scan findings before anything runs it.
                 pre.append(self._image_gate(stage))
-            if previous is not None:
-                pre.append(
-                    LinkedApprovalStep(
-                        "Approve",
-                        review_output=previous.service_url_output,
-                        topic=self.notifications.topic,
-                        comment=f"Deploy to {stage_config.name}? {previous.config.name} passed its smoke tests.",
-                    )
+            else:
+                # The approval is a pipeline stage of its own, so the promoted stage's entry condition is evaluated
+                # after it (pipeline/conditions.py): an alarm that starts while the approval waits still stops it.
+                self.pipeline.add_wave(
+                    conditions.approval_stage_name(stage_config),
+                    pre=[
+                        LinkedApprovalStep(
+                            APPROVAL_ACTION,
+                            review_output=previous.service_url_output,
+                            topic=self.notifications.topic,
+                            comment=(
+                                f"Deploy to {stage_config.name}? {previous.config.name} passed its smoke tests; "
+                                f"{stage_config.name} starts only while {previous.config.name}'s critical alarm is "
+                                f"not in ALARM: {conditions.alarm_console_url(previous.config)}"
+                            ),
+                        )
+                    ],
                 )
             dns_check = self._dns_check(stage_config)
             if dns_check is not None:
                 pre.append(dns_check)
-            # Approval first, then the DNS check: nothing touches the stage before someone approved.
             self.pipeline.add_stage(stage, pre=pipelines.Step.sequence(pre), post=[self._smoke(stage)])
             self.stages.append(stage)
             previous = stage
@@ -134,7 +144,7 @@ class PipelineStack(Stack):
         self.storage.restrict_writes(access.artifact_writers(self.pipeline), [access.auto_delete_role_arn(self)])
         self.approvers = ApproversPolicy(self, "Approvers", pipeline=self.pipeline.pipeline)
         for before, after in itertools.pairwise(stage_configs):
-            conditions.gate(self.pipeline.pipeline, after, watched=[before, after])
+            conditions.gate(self.pipeline.pipeline, after, previous=before)
         self.notifications.watch(self.pipeline.pipeline)
         self.pull_requests = PullRequestValidation(
             self,

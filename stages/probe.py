@@ -2,7 +2,7 @@
 
 Every few minutes, from outside the VPC as a client would: `/health` and the seeded canary object, byte-exact by
 SHA-256, with the same checks the smoke suite and the release hook run (canary/checks.py through canary/probe.py).
-Monitoring alarms on its success rate (stages/monitoring, `watch_probe`).
+Monitoring alarms on its success rate and on its silence (stages/monitoring/probe.py).
 """
 
 from __future__ import annotations
@@ -65,10 +65,11 @@ def _probe_reason(finding: str, actions: list[str]) -> str:
 
 
 class Probe(Construct):
-    """`canary` checks `url` every `EVERY`; its run artifacts (logs, reports) expire after a month."""
+    """`canary` checks `url` every `every`; its run artifacts (logs, reports) expire after a month."""
 
     def __init__(self, scope: Construct, construct_id: str, *, url: str, log_bucket: s3.IBucket) -> None:
         super().__init__(scope, construct_id)
+        self.every = EVERY
         self.artifacts = private_bucket(
             self,
             "Artifacts",
@@ -88,7 +89,7 @@ class Probe(Construct):
             "Canary",
             runtime=RUNTIME,
             test=synthetics.Test.custom(code=code, handler=f"{ENTRY_MODULE}.handler"),
-            schedule=synthetics.Schedule.rate(EVERY),
+            schedule=synthetics.Schedule.rate(self.every),
             timeout=Duration.minutes(1),
             environment_variables={"PROBE_BASE_URL": url, "OBJECT_KEY": CANARY_KEY, "OBJECT_SHA256": canary_sha256()},
             artifacts_bucket_location=synthetics.ArtifactsBucketLocation(bucket=self.artifacts),

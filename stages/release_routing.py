@@ -2,8 +2,11 @@
 
 ECS moves traffic by rewriting the weights of two listener rules it is given: the production rule (on the public
 listener) and the test rule (on the test listener). Both forward to both target groups, weighted 1/0 in the template;
-after the first deployment ECS owns the weights (aws-cdk#36649: CloudFormation rewrites a rule only when its template
-properties change, so nothing in these rules may depend on anything that changes between releases; a test pins them).
+after the first deployment ECS owns the weights: it rewrites the forward action on every release (green=100 right
+after the first one: go-to-k/cdk-real-drift#1730) and does not check the live weights before shifting
+(aws/containers-roadmap#2853). A stack update that changes a rule resets it to the template (aws-cdk#36649, open),
+which can send production to the idle target group. So nothing in these rules may change with anything but a
+deliberate routing change: not the image, the task size, alarms, and not the stage-wide tags either (`pin_tags`).
 
 The test listener is on the same internet-facing ALB (a target group can belong to one load balancer only) and the
 hook that uses it runs outside the VPC (the task subnets have no route to the ALB's public addresses), so it is open
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 
 from canary.hook import LOCK_CIDR, TOKEN_HEADER
+from download_service import contract
 
 #: Test listener ports: HTTPS with the stage's certificate where it has a domain, plain HTTP otherwise.
 TEST_PORT_HTTPS = 8443
@@ -41,6 +45,20 @@ def weighted(blue: elbv2.IApplicationTargetGroup, green: elbv2.IApplicationTarge
             elbv2.WeightedTargetGroup(target_group=blue, weight=1),
             elbv2.WeightedTargetGroup(target_group=green, weight=0),
         ]
+    )
+
+
+#: The only tag of the two rules: what the deploy policy and the permissions boundary require on a listener rule
+#: before CloudFormation (OnlyOurLoadBalancer) or ECS's infrastructure role (ShiftTraffic) may modify it.
+RULE_TAGS = {"service": contract.SERVICE_NAME}
+
+
+def pin_tags(rule: elbv2.ApplicationListenerRule) -> None:
+    """Render exactly RULE_TAGS on `rule`, whatever Tags.of() adds above it (the stage's `stage` tag, a tag a fork
+    adds to its stages): an override is applied after the tag manager, so a new stage-wide tag never updates the
+    rule (test_release.py renders both rules byte-identically across such changes)."""
+    rule.node.default_child.add_property_override(
+        "Tags", [{"Key": key, "Value": value} for key, value in RULE_TAGS.items()]
     )
 
 
@@ -95,6 +113,8 @@ def add_release_routing(
         ],
         action=weighted(blue, green),
     )
+    pin_tags(production_rule)
+    pin_tags(test_rule)
     scheme, port = ("https", TEST_PORT_HTTPS) if https else ("http", TEST_PORT_HTTP)
     return ReleaseRouting(
         target_groups=target_groups,

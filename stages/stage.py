@@ -53,6 +53,12 @@ class ServiceStage(Stage):
             files_prefix=config.service.files_prefix,
             logs=config.logs,
         )
+        # The probe's first run must find a stage that serves (its alarms read its runs): the service stable
+        # (CloudFormation waits for that), its DNS name and the canary object in place.
+        probe = self.stateless.probe.canary.node.default_child  # the canary itself, not its role and bucket
+        probe.node.add_dependency(self.canary, self.stateless.service.service)
+        if self.stateless.edge.hosted_zone is not None:
+            probe.node.add_dependency(self.stateless.edge.alias)
         self.service_url_output = self.stateless.service_url_output
         self.bucket_name_output = self.stateful.bucket_name_output
         Tags.of(self).add("service", contract.SERVICE_NAME)

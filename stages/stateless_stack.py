@@ -102,7 +102,7 @@ class StatelessStack(Stack):
             deployment=config.deployment,
             service=self.service,
             edge=self.edge,
-            probe=self.probe.canary,
+            probe=self.probe,
             waf=self.waf,
             edge_config=config.edge,
         )

@@ -30,8 +30,8 @@ ECS_STOP_TIMEOUT_S = GRACEFUL_TIMEOUT_S + 5
 #: clients resume with Range.
 DEREGISTRATION_DELAY_S = 30
 
-#: Seconds a client is told to wait after a 503 (S3 throttling/unavailable, the worker is saturated, or the client
-#: already holds its share of download slots).
+#: Seconds a client is told to wait (Retry-After) after a 503 (S3 throttling/unavailable, the worker is saturated) or
+#: a 429 (the client already holds its share of download slots).
 RETRY_AFTER_S = 2
 
 #: Default seconds a download may make no progress (the client's TCP acknowledges no byte while the server has data
@@ -85,9 +85,10 @@ class Event:
     SHUTDOWN = "shutdown"
     #: A failed S3 request, answered with a 5xx.
     S3_ERROR = "s3_error"
-    #: A download refused because the worker's download slots are all taken (503).
+    #: A download refused because the worker's download slots are all taken (503). Like CLIENT_LIMIT a refusal the
+    #: service chooses, not a server error: its access line carries `refused` with this name.
     BUSY = "busy"
-    #: A download refused because its client already holds MAX_STREAMS_PER_CLIENT slots of the task (503).
+    #: A download refused because its client already holds MAX_STREAMS_PER_CLIENT slots of the task (429).
     CLIENT_LIMIT = "client_limit"
     #: A download closed because its client acknowledged nothing for STALL_TIMEOUT_S (its slot is freed).
     STREAM_STALLED = "stream_stalled"

@@ -16,6 +16,7 @@ from . import contract, http_rules
 from .contract import Event
 from .http_rules import ByteRange, Preconditions
 from .keys import InvalidKeyError, decode_key
+from .logs import REFUSAL_ENVIRON
 from .peers import TrustedProxies, client_ip
 from .responses import error_response
 from .s3 import S3Clients, classify, s3_error_code, s3_status
@@ -73,7 +74,8 @@ class Downloads:
             slot = self.admission.acquire(client)
         except SlotRefusedError as refused:
             log.warning(refused.reason, extra={"event": refused.event, "client_ip": client})
-            return error_response(503, refused.answer, retry_after=contract.RETRY_AFTER_S)
+            request.environ[REFUSAL_ENVIRON] = refused.event
+            return error_response(refused.status, refused.answer, retry_after=contract.RETRY_AFTER_S)
         try:
             if request.method == "HEAD":
                 response = self._head(key, preconditions, byte_range)

@@ -14,6 +14,9 @@ from .peers import TrustedProxies, client_ip
 REQUEST_ID_ENVIRON = "download_service.request_id"
 #: The release that answered (APP_VERSION): the per-release metrics the deployment alarm judges count by it.
 VERSION_ENVIRON = "download_service.version"
+#: Set when the service refused the request by choice (the Event.BUSY / Event.CLIENT_LIMIT name): the access line
+#: carries it as `refused`, and the error metrics (stages/monitoring/logs.py) leave such lines out.
+REFUSAL_ENVIRON = "download_service.refusal"
 _RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 #: JSON may carry C1 controls and U+2028/U+2029 raw, but log viewers (and Python's splitlines) break lines at NEL,
 #: LS and PS: escaped, a client-chosen path cannot split one record into two or forge a second one.
@@ -75,6 +78,7 @@ class GunicornJsonLogger(glogging.Logger):
                 "trace_id": environ.get("HTTP_X_AMZN_TRACE_ID"),
                 "request_id": environ.get(REQUEST_ID_ENVIRON),
                 "version": environ.get(VERSION_ENVIRON),
+                "refused": environ.get(REFUSAL_ENVIRON),
             },
         )
 

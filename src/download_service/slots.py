@@ -80,11 +80,14 @@ def attach(table: SlotTable, row: int | None) -> None:
 
 class SlotRefusedError(Exception):
     """No slot for this request: `event` says why (Event.BUSY or Event.CLIENT_LIMIT), `reason` is for the log,
-    `answer` for the client (a 503 with Retry-After)."""
+    `answer` for the client, with `status`: 503 when the worker is at capacity (the server cannot take more), 429
+    when this client already holds its share (RFC 6585 §4: "the user has sent too many requests"), both with
+    Retry-After. Neither is a server error: the access log marks the line (`refused`), and no error metric counts it."""
 
-    _TEXTS: ClassVar[dict[str, tuple[str, str]]] = {
-        Event.BUSY: ("download refused: worker at capacity", "server busy, retry later"),
+    _ANSWERS: ClassVar[dict[str, tuple[int, str, str]]] = {
+        Event.BUSY: (503, "download refused: worker at capacity", "server busy, retry later"),
         Event.CLIENT_LIMIT: (
+            429,
             "download refused: the client holds its share of the task's download slots",
             "too many concurrent downloads from this client, retry later",
         ),
@@ -93,7 +96,7 @@ class SlotRefusedError(Exception):
     def __init__(self, event: str) -> None:
         super().__init__(event)
         self.event = event
-        self.reason, self.answer = self._TEXTS[event]
+        self.status, self.reason, self.answer = self._ANSWERS[event]
 
 
 class Slot:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from aws_cdk import Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_synthetics as synthetics
 from cdk_monitoring_constructs import (
     AlarmFactoryDefaults,
     CustomMetricGroup,
@@ -27,12 +26,14 @@ from download_service import contract
 
 from ..config import AlarmsConfig, BudgetConfig, DeploymentConfig, EdgeConfig, TasksConfig
 from ..edge import Edge
+from ..probe import Probe
 from ..service import Service
 from ..waf import Waf
 from .deployment import deployment_alarm_names, deployment_guards, hand_to_ecs
 from .edge import add_load_balancer_segment, add_waf_segment
 from .logs import ServiceLogs
 from .metrics import FIVE_MINUTES, MINUTE
+from .probe import probe_runs
 from .segments import add_fargate_segment, add_tasks_segment, add_traffic_segment
 from .spend import Spend
 from .topic import AlarmTopic
@@ -58,7 +59,7 @@ class Monitoring(Construct):
         deployment: DeploymentConfig,
         service: Service,
         edge: Edge,
-        probe: synthetics.Canary,
+        probe: Probe,
         waf: Waf | None,
         edge_config: EdgeConfig,
     ) -> None:
@@ -96,7 +97,13 @@ class Monitoring(Construct):
             load_balancer=edge.load_balancer,
             target_group=edge.target_group,
         )
-        add_traffic_segment(self.facade, alarms=alarms, load_balancer=edge.load_balancer, target_groups=target_groups)
+        add_traffic_segment(
+            self.facade,
+            alarms=alarms,
+            load_balancer=edge.load_balancer,
+            target_groups=target_groups,
+            namespace=self.logs.namespace,
+        )
         add_load_balancer_segment(self.facade, alarms=alarms, load_balancer=edge.load_balancer)
         if waf is not None:
             add_waf_segment(
@@ -120,7 +127,8 @@ class Monitoring(Construct):
             ),
         )
         log_metrics = [
-            self.logs.metric(name) for name in ("Http5xx", "Exceptions", "S3Errors", "NotFound", "Busy", "WorkerBoots")
+            self.logs.metric(name)
+            for name in ("Http5xx", "Exceptions", "S3Errors", "NotFound", "Busy", "ClientLimit", "WorkerBoots")
         ]
         self.facade.monitor_custom(
             human_readable_name="Service logs",
@@ -167,30 +175,10 @@ class Monitoring(Construct):
             self.budget.node.add_dependency(self.alarm_topic)
 
         self.facade.monitor_custom(
-            human_readable_name="Synthetic probe (/health and the canary object, every 5 minutes)",
+            human_readable_name=f"Synthetic probe (/health and the canary object, every {probe.every.to_minutes()} "
+            "minutes)",
             alarm_friendly_name="Probe",
-            metric_groups=[
-                CustomMetricGroup(
-                    title="Probe runs that passed",
-                    metrics=[
-                        CustomMetricWithAlarm(
-                            alarm_friendly_name="Success",
-                            metric=probe.metric_success_percent(period=FIVE_MINUTES, statistic="Average"),
-                            add_alarm={
-                                "Critical": CustomThreshold(
-                                    threshold=100,
-                                    comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-                                    evaluation_periods=3,
-                                    datapoints_to_alarm=2,
-                                    # A probe that stopped running is as blind as one that fails.
-                                    treat_missing_data_override=cloudwatch.TreatMissingData.BREACHING,
-                                    additional_description="The public URL failed /health or the canary object",
-                                )
-                            },
-                        )
-                    ],
-                )
-            ],
+            metric_groups=[probe_runs(probe)],
         )
 
         created = {found.alarm_name: found.alarm for found in self.facade.created_alarms()}

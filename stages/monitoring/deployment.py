@@ -45,7 +45,7 @@ def deployment_guards(
     if deployment.progressive:
         return [_guard("Deployment-5xx", release_5xx_rate(namespace, version, MINUTE), names[0], limit)]
     return [
-        _guard("Deployment-5xx", five_xx_rate(load_balancer, target_groups, MINUTE), names[0], limit),
+        _guard("Deployment-5xx", five_xx_rate(load_balancer, namespace, MINUTE), names[0], limit),
         _guard("Deployment-Unhealthy", unhealthy_hosts(target_groups), names[1], 0),
     ]
 

@@ -37,7 +37,10 @@ def _event(name: str) -> logs.IFilterPattern:
     return P.string_value("$.event", "=", name)
 
 
-_ACCESS_5XX = P.all(_event(E.ACCESS), P.number_value("$.status", ">=", 500))
+#: Server errors: access lines with a 5xx status the service did not choose. A refusal it chooses (a worker at
+#: capacity: 503; a client over its share: 429, never 5xx anyway) carries `refused` (src/download_service/logs.py),
+#: so a client asking for more than the service admits raises no error metric and rolls no release back.
+_SERVER_5XX = P.all(_event(E.ACCESS), P.number_value("$.status", ">=", 500), P.not_exists("$.refused"))
 
 
 #: Metric name -> what it counts. tests/integration/test_log_metrics.py runs each pattern over real service lines.
@@ -45,8 +48,8 @@ LOG_METRICS = (
     LogMetric(
         "Http5xx",
         # Access records only: the s3_error warning that precedes a 502/503/504 carries `status` too.
-        _ACCESS_5XX,
-        "Responses with a 5xx status, from the access log",
+        _SERVER_5XX,
+        "Server errors: 5xx responses the service did not choose (busy refusals excluded), from the access log",
     ),
     LogMetric(
         "ErrorLogs",
@@ -61,12 +64,13 @@ LOG_METRICS = (
         "Failed storage requests (answered 502/503/504)",
     ),
     LogMetric("NotFound", P.all(_event(E.S3_ERROR), P.number_value("$.status", "=", 404)), "Keys S3 does not have"),
-    LogMetric("Busy", _event(E.BUSY), "Downloads refused because a worker was at capacity"),
+    LogMetric("Busy", _event(E.BUSY), "Downloads refused because a worker was at capacity (503)"),
+    LogMetric("ClientLimit", _event(E.CLIENT_LIMIT), "Downloads refused because the client held its share (429)"),
     LogMetric("WorkerBoots", _event(E.WORKER_BOOT), "gunicorn workers started or restarted"),
     # Per release (the image hash every access line carries): what the deployment alarm of a progressive release
     # judges, so only the new revision's own answers count (stages/monitoring/deployment.py).
     LogMetric("ReleaseRequests", _event(E.ACCESS), "Requests answered, per release", {"Version": "$.version"}),
-    LogMetric("Release5xx", _ACCESS_5XX, "Responses with a 5xx status, per release", {"Version": "$.version"}),
+    LogMetric("Release5xx", _SERVER_5XX, "Server errors, per release", {"Version": "$.version"}),
 )
 
 

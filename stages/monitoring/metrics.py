@@ -24,32 +24,38 @@ def min_requests_for_rate(period: Duration) -> int:
 TargetGroups = tuple[elbv2.ApplicationTargetGroup, ...]
 
 
-def five_xx_rate(
-    load_balancer: elbv2.ApplicationLoadBalancer, target_groups: TargetGroups, period: Duration
-) -> cloudwatch.MathExpression:
-    """(ELB 5xx + every target group's target 5xx) / requests, in percent; 0 below `min_requests_for_rate(period)`.
+def log_count(namespace: str, name: str, period: Duration, **dimensions: str) -> cloudwatch.Metric:
+    """The Sum of one of the service's log metric filters (stages/monitoring/logs.py LOG_METRICS)."""
+    return cloudwatch.Metric(
+        namespace=namespace, metric_name=name, dimensions_map=dimensions or None, statistic="Sum", period=period
+    )
 
-    The ALB publishes its 5xx counts only for periods that had some, and metric math drops a datapoint when one
-    input is missing: without FILL, a release whose tasks answer 500s (target 5xx, no ELB 5xx) would read "no data".
-    Both target groups of a progressive release count: after a release the live one may be either.
+
+def five_xx_rate(
+    load_balancer: elbv2.ApplicationLoadBalancer, namespace: str, period: Duration
+) -> cloudwatch.MathExpression:
+    """(the load balancer's own 5xx + the service's server errors) / requests, in percent; 0 below
+    `min_requests_for_rate(period)`.
+
+    Server errors are the access lines the `Http5xx` filter counts: every task of the service, whichever target group
+    it is in, but not the refusals the service chooses (a client over its share: 429; a worker at capacity: 503 with
+    `refused` on its line). The ALB's HTTPCode_Target_5XX_Count would count that busy 503 like any other, so any
+    client could raise it by asking for more than the service admits; it is on the dashboard, never alarmed.
+    HTTPCode_ELB_5XX_Count is what the load balancer itself answered (no healthy target, a target that failed or
+    timed out: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html).
+    The ALB publishes its 5xx count only for periods that had some, and metric math drops a datapoint when one input
+    is missing: every input is FILLed.
     """
     metrics = load_balancer.metrics
-    targets = {
-        f"target5xx{index}": group.metrics.http_code_target(
-            elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=period, statistic="Sum"
-        )
-        for index, group in enumerate(target_groups)
-    }
-    target_sum = " + ".join(f"FILL({name}, 0)" for name in targets)
     return cloudwatch.MathExpression(
         expression=(
             f"IF(FILL(requests, 0) >= {min_requests_for_rate(period)}, "
-            f"100 * (FILL(elb5xx, 0) + {target_sum}) / FILL(requests, 1), 0)"
+            "100 * (FILL(elb5xx, 0) + FILL(server5xx, 0)) / FILL(requests, 1), 0)"
         ),
         using_metrics={
             "requests": metrics.request_count(period=period, statistic="Sum"),
             "elb5xx": metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, period=period, statistic="Sum"),
-            **targets,
+            "server5xx": log_count(namespace, "Http5xx", period),
         },
         label="5xx rate (%)",
         period=period,
@@ -72,20 +78,18 @@ def unhealthy_hosts(target_groups: TargetGroups) -> cloudwatch.IMetric:
 
 
 def release_5xx_rate(namespace: str, version: str, period: Duration) -> cloudwatch.MathExpression:
-    """This release's own 5xx rate: the service's access log lines of `version` (stages/monitoring/logs.py
-    RELEASE_METRICS), in percent; 0 below `min_requests_for_rate(period)`. Errors of the revision being replaced,
-    or of the load balancer, do not count, so a hotfix is judged by what it serves itself."""
-
-    def count(name: str) -> cloudwatch.Metric:
-        return cloudwatch.Metric(
-            namespace=namespace, metric_name=name, dimensions_map={"Version": version}, statistic="Sum", period=period
-        )
-
+    """This release's own server-error rate: the service's access lines of `version` (stages/monitoring/logs.py
+    Release5xx / ReleaseRequests; refusals the service chooses are not errors), in percent; 0 below
+    `min_requests_for_rate(period)`. Errors of the revision being replaced, or of the load balancer, do not count,
+    so a hotfix is judged by what it serves itself."""
     return cloudwatch.MathExpression(
         expression=(
             f"IF(FILL(requests, 0) >= {min_requests_for_rate(period)}, 100 * FILL(errors, 0) / FILL(requests, 1), 0)"
         ),
-        using_metrics={"requests": count("ReleaseRequests"), "errors": count("Release5xx")},
+        using_metrics={
+            "requests": log_count(namespace, "ReleaseRequests", period, Version=version),
+            "errors": log_count(namespace, "Release5xx", period, Version=version),
+        },
         label=f"5xx rate of release {version} (%)",
         period=period,
     )

@@ -61,9 +61,10 @@ def add_traffic_segment(
     alarms: AlarmsConfig,
     load_balancer: elbv2.ApplicationLoadBalancer,
     target_groups: TargetGroups,
+    namespace: str,
 ) -> None:
-    """Requests, 4xx/5xx, the 5xx rate (critical alarm) and target latency (p99 warning alarm), for the load
-    balancer as a whole: every target group counts."""
+    """Requests, 4xx/5xx, the 5xx rate (critical alarm: server errors only, metrics.five_xx_rate) and target
+    latency (p99 warning alarm), for the load balancer as a whole: every target group counts."""
     alb = load_balancer.metrics
     latency = {p: alb.target_response_time(statistic=p, period=MINUTE, label=f"{p} (s)") for p in ("p50", "p90")}
     facade.monitor_custom(
@@ -96,7 +97,7 @@ def add_traffic_segment(
                 metrics=[
                     CustomMetricWithAlarm(
                         alarm_friendly_name="5xx-Rate",
-                        metric=five_xx_rate(load_balancer, target_groups, FIVE_MINUTES),
+                        metric=five_xx_rate(load_balancer, namespace, FIVE_MINUTES),
                         add_alarm={
                             "Critical": CustomThreshold(
                                 threshold=alarms.five_xx_percent,
@@ -104,7 +105,8 @@ def add_traffic_segment(
                                 evaluation_periods=1,
                                 datapoints_to_alarm=1,
                                 treat_missing_data_override=Missing.NOT_BREACHING,
-                                additional_description="(ELB + target 5xx) / requests over 5 minutes, in percent",
+                                additional_description="(load balancer 5xx + the service's server errors) / "
+                                "requests over 5 minutes, in percent; refusals (429, busy 503) are not errors",
                             )
                         },
                     )
@@ -203,8 +205,10 @@ def _task_counts(service: ecs.FargateService, tasks: TasksConfig) -> CustomMetri
                         comparison_operator=Op.LESS_THAN_THRESHOLD,
                         evaluation_periods=5,
                         datapoints_to_alarm=5,
-                        # No data from a service that should be running is itself an outage.
-                        treat_missing_data_override=Missing.BREACHING,
+                        # Missing data is not an outage: Container Insights publishes nothing for a service it
+                        # has not seen yet (a stage's first minutes) or while it is off. A service with no task
+                        # still reports 0; and the probe and the 5xx alarms see a service that answers nobody.
+                        treat_missing_data_override=Missing.NOT_BREACHING,
                         additional_description=f"Fewer running tasks than min_tasks ({tasks.min_tasks})",
                     )
                 },

@@ -4,11 +4,13 @@ line that names what was expected and what came, on a service that is wrong or n
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
 
 from canary import checks
 from canary.target import ConfigError, Target, target_from_env
+from download_service.keys import InvalidKeyError, decode_key
 from stages.canary import CANARY_FILE
 from tests.canary.servers import FixedServer
 from tests.canary.support import CANARY_SHA256, canary_target
@@ -126,3 +128,15 @@ def test_target_from_env_keeps_a_path_prefix_and_lowercases_the_digest(service_u
     target = target_from_env("PROBE_BASE_URL", {**environ, "OBJECT_SHA256": CANARY_SHA256.upper()}, timeout=3)
     assert (target.sha256, target.timeout) == (CANARY_SHA256, 3)
     assert checks.check_download(target).ok
+
+
+def test_the_bad_key_is_one_the_service_refuses_and_no_managed_waf_rule_inspects_for():
+    """Prod's WAF stands in front of the test listener too: a managed rule that blocked the release's bad-key request
+    (403) would fail every production release while dev passes. The key is refused for an empty segment only; its
+    path holds nothing the Core rule set or Known bad inputs say they inspect a URI path for (checks.BAD_KEY_PATH
+    cites the rule lists)."""
+    path = checks.BAD_KEY_PATH
+    assert re.fullmatch(r"/files/[A-Za-z0-9_/-]+", path)  # no encoding, no dot, no extension
+    assert len(path.encode()) < 1024  # SizeRestrictions_URIPATH
+    with pytest.raises(InvalidKeyError, match="empty"):
+        decode_key(path.removeprefix("/files/").encode())

@@ -53,7 +53,7 @@ def test_approvers_policy_grants_exactly_the_approval_and_reading_the_pipeline(p
         {
             "Action": "codepipeline:PutApprovalResult",
             "Effect": "Allow",
-            "Resource": {"Fn::Join": ["", [*arn, "/Prod/Approve"]]},
+            "Resource": {"Fn::Join": ["", [*arn, "/ApproveProd/Approve"]]},
             "Sid": "ApproveOrRejectPromotions",
         },
         {
@@ -79,7 +79,7 @@ def test_the_approval_in_the_policy_is_the_one_the_pipeline_waits_for(pipeline_t
         for action in stage["Actions"]
         if action["ActionTypeId"]["Category"] == "Approval"
     ]
-    assert approvals == ["/Prod/Approve"]
+    assert approvals == ["/ApproveProd/Approve"]
 
 
 # ---- the Source action and the asset roles ------------------------------------------------------------------------

@@ -27,8 +27,9 @@ from .conftest import Synth, only
 from .test_config import base
 
 STAGES = ("dev", "prod")
-#: The 5xx-rate numerator, as the dashboard and the standing 5xx alarm compute it: both target groups count.
-FIVE_XX_SUM = "FILL(elb5xx, 0) + FILL(target5xx0, 0) + FILL(target5xx1, 0)"
+#: The 5xx-rate numerator, as the dashboard and the standing 5xx alarm compute it: the load balancer's own 5xx and
+#: the service's server errors (its access lines, refusals left out), whichever target group answered.
+FIVE_XX_SUM = "FILL(elb5xx, 0) + FILL(server5xx, 0)"
 
 
 def _stage(synth: Synth, name: str) -> tuple[StageConfig, Template]:
@@ -165,6 +166,7 @@ def expected_alarms(config: StageConfig) -> dict[str, tuple[str, float]]:
         f"{prefix}-Logs-Error-Logs-Critical": ("GreaterThanOrEqualToThreshold", config.alarms.error_logs),
         f"{prefix}-Deployment-5xx-Rate": ("GreaterThanThreshold", config.alarms.five_xx_percent),
         f"{prefix}-Probe-Success-Critical": ("LessThanThreshold", 100),
+        f"{prefix}-Probe-Silent-Warning": ("LessThanThreshold", 1),
         f"{prefix}-Alb-Elb-5xx-Rate-Critical": ("GreaterThanThreshold", config.alarms.five_xx_percent),
         f"{prefix}-Alb-Target-Connection-Errors-Warning": ("GreaterThanThreshold", 0),
         f"{prefix}-Alb-Rejected-Connections-Warning": ("GreaterThanThreshold", 0),
@@ -231,44 +233,86 @@ def _metric_math(expression: str, values: dict[str, float | None]) -> float | No
     return evaluate(filled)
 
 
-def test_five_xx_rate_counts_target_errors_of_both_target_groups_when_the_alb_reports_none(
-    dev_stateless: Template,
-) -> None:
+def test_five_xx_rate_counts_server_errors_and_the_load_balancers_own_not_refusals(dev_stateless: Template) -> None:
+    """The ALB's HTTPCode_Target_5XX_Count would count the service's busy 503 (a refusal any client can provoke), so
+    the rate reads the service's `Http5xx` log metric instead (server errors only: tests/integration/
+    test_log_metrics.py runs its filter over real refusals and real failures) plus what the ALB answered itself."""
     rate = _alarms(dev_stateless)["download-service-dev-Traffic-5xx-Rate-Critical"]
     floor = MIN_REQUESTS_PER_MINUTE_FOR_RATE * 5
     (expression,) = [m["Expression"] for m in rate["Metrics"] if "Expression" in m]
     inputs = {m["Id"]: m["MetricStat"]["Metric"] for m in rate["Metrics"] if "MetricStat" in m}
-    names = sorted(metric["MetricName"] for metric in inputs.values())
-    assert names == ["HTTPCode_ELB_5XX_Count", "HTTPCode_Target_5XX_Count", "HTTPCode_Target_5XX_Count", "RequestCount"]
-    groups = {
-        metric_id: next(d["Value"] for d in metric["Dimensions"] if d["Name"] == "TargetGroup")
-        for metric_id, metric in inputs.items()
-        if metric["MetricName"] == "HTTPCode_Target_5XX_Count"
-    }
-    assert len(set(map(json.dumps, groups.values()))) == 2  # one input per target group, not the same one twice
-    target_a, target_b = sorted(groups)
-    ids = {metric["MetricName"]: metric_id for metric_id, metric in inputs.items()}
+    by_name = {(metric.get("Namespace"), metric["MetricName"]): metric_id for metric_id, metric in inputs.items()}
+    assert sorted(by_name) == [
+        ("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count"),
+        ("AWS/ApplicationELB", "RequestCount"),
+        ("download-service/dev", "Http5xx"),
+    ]
+    assert "Dimensions" not in inputs[by_name["download-service/dev", "Http5xx"]]  # every task, every version
 
-    def rate_for(requests, elb, a, b):
-        values = {ids["RequestCount"]: requests, ids["HTTPCode_ELB_5XX_Count"]: elb, target_a: a, target_b: b}
+    def rate_for(requests, elb, server):
+        ids = [by_name["AWS/ApplicationELB", "RequestCount"], by_name["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count"]]
+        values = {ids[0]: requests, ids[1]: elb, by_name["download-service/dev", "Http5xx"]: server}
         return _metric_math(expression, values)
 
-    # The ALB publishes 5xx counts only for periods that had some: a bad release shows target 5xx and no ELB 5xx.
-    assert rate_for(100, None, 30, None) == 30.0
-    assert rate_for(100, None, None, 30) == 30.0  # the other target group (after a release, the live one)
-    assert rate_for(100, 10, None, None) == 10.0
-    assert rate_for(100, 5, 5, 5) == 15.0
-    assert rate_for(100, None, None, None) == 0.0
-    assert rate_for(floor - 1, None, 2, None) == 0.0  # a handful of requests is not an outage
-    assert rate_for(floor, None, 2, None) == 100 * 2 / floor  # as many as the floor: the rate counts
-    assert rate_for(None, None, None, None) == 0.0  # no traffic at all
+    # The ALB publishes 5xx counts only for periods that had some: a bad release shows server errors and no ELB 5xx.
+    assert rate_for(100, None, 30) == 30.0
+    assert rate_for(100, 10, None) == 10.0
+    assert rate_for(100, 5, 5) == 10.0
+    assert rate_for(100, None, None) == 0.0
+    assert rate_for(floor - 1, None, 2) == 0.0  # a handful of requests is not an outage
+    assert rate_for(floor, None, 2) == 100 * 2 / floor  # as many as the floor: the rate counts
+    assert rate_for(None, None, None) == 0.0  # no traffic at all
     assert rate["TreatMissingData"] == "notBreaching"
+    assert not [m for m in inputs.values() if m["MetricName"] == "HTTPCode_Target_5XX_Count"]
 
 
-def test_running_tasks_alarm_treats_silence_as_an_outage(dev_stateless: Template) -> None:
+def test_running_tasks_alarm_does_not_read_missing_data_as_an_outage(dev_stateless: Template) -> None:
+    """Container Insights has no data for a service it has not seen yet: a new stage's first minutes."""
     running = _alarms(dev_stateless)["download-service-dev-Tasks-Running-Critical"]
     assert _single_metric(running) == ("ECS/ContainerInsights", "RunningTaskCount", "Average", 60)
-    assert running["TreatMissingData"] == "breaching"
+    assert running["TreatMissingData"] == "notBreaching"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_fresh_stage_is_not_critical_no_critical_alarm_reads_missing_data_as_failure(synth: Synth, stage: str):
+    """The pipeline's entry condition reads the Critical composite minutes after a stage's first deploy: every alarm
+    in it must stay out of ALARM while its metrics have no data yet ("breaching: missing data points are treated
+    as bad", CloudWatch's alarms-and-missing-data guide)."""
+    template = synth.template(stage, "stateless")
+    composite = json.dumps(only(template.find_resources("AWS::CloudWatch::CompositeAlarm"))["Properties"])
+    members = {
+        k: v["Properties"] for k, v in template.find_resources("AWS::CloudWatch::Alarm").items() if k in composite
+    }
+    assert members
+    breaching = [p["AlarmName"] for p in members.values() if p.get("TreatMissingData", "missing") == "breaching"]
+    assert breaching == []
+
+
+def test_a_silent_probe_is_a_warning_of_its_own(dev_stateless: Template) -> None:
+    alarms = _alarms(dev_stateless)
+    silent = alarms["download-service-dev-Probe-Silent-Warning"]
+    assert _single_metric(silent)[1:] == ("SuccessPercent", "SampleCount", 300)
+    assert (silent["Threshold"], silent["ComparisonOperator"]) == (1, "LessThanThreshold")
+    assert silent["TreatMissingData"] == "breaching"  # no run at all is what it is for
+    assert (silent["EvaluationPeriods"], silent["DatapointsToAlarm"]) == (3, 3)
+    success = alarms["download-service-dev-Probe-Success-Critical"]
+    assert success["TreatMissingData"] == "notBreaching"
+    composite = json.dumps(only(dev_stateless.find_resources("AWS::CloudWatch::CompositeAlarm")))
+    silent_id = next(k for k, v in dev_stateless.find_resources("AWS::CloudWatch::Alarm").items()
+                     if v["Properties"]["AlarmName"] == "download-service-dev-Probe-Silent-Warning")  # fmt: skip
+    assert silent_id not in composite
+
+
+def test_the_probe_starts_once_the_stage_serves(dev_stateless: Template, prod_stateless: Template) -> None:
+    for template in (dev_stateless, prod_stateless):
+        resources = template.to_json()["Resources"]
+        (probe,) = [r for r in resources.values() if r["Type"] == "AWS::Synthetics::Canary"]
+        depends = set(probe.get("DependsOn", []))
+        kinds = {resources[d]["Type"] for d in depends}
+        assert {"AWS::ECS::Service", "Custom::AWS"} <= kinds  # the service is stable and the canary object seeded
+    prod = prod_stateless.to_json()["Resources"]
+    (probe,) = [r for r in prod.values() if r["Type"] == "AWS::Synthetics::Canary"]
+    assert "AWS::Route53::RecordSet" in {prod[d]["Type"] for d in probe["DependsOn"]}  # and its name resolves
 
 
 def test_saturation_alarm_reads_the_busiest_task_of_the_slots_scaling_tracks(dev_stateless: Template) -> None:

@@ -59,7 +59,7 @@ def _commands(spec: dict[str, Any]) -> list[str]:
 
 def test_stages_in_order(pipeline_template: Template) -> None:
     stages = _stages(pipeline_template)
-    assert list(stages) == ["Source", "Build", "UpdatePipeline", "Assets", "Dev", "Prod"]
+    assert list(stages) == ["Source", "Build", "UpdatePipeline", "Assets", "Dev", "ApproveProd", "Prod"]
     assert [a["Name"] for a in stages["Build"]] == ["Synth"]
     assert [a["Name"] for a in stages["UpdatePipeline"]] == ["SelfMutate"]
     source = only({a["Name"]: a for a in stages["Source"]})
@@ -94,17 +94,17 @@ def test_dev_gates_the_image_then_deploys_then_smoke_tests(synth: Synth, pipelin
     assert env["IMAGE_TAG"] == synth.built.stages["dev"].stateless.service.image_asset.asset_hash
 
 
-def test_prod_waits_for_approval_before_any_deploy_action(pipeline_template: Template) -> None:
-    prod = _stages(pipeline_template)["Prod"]
-    assert prod[0]["Name"] == "Approve"
-    assert prod[0]["ActionTypeId"] == {"Category": "Approval", "Owner": "AWS", "Provider": "Manual", "Version": "1"}
-    approval = prod[0]["RunOrder"]
+def test_prod_waits_for_an_approval_stage_of_its_own(pipeline_template: Template) -> None:
+    stages = _stages(pipeline_template)
+    assert list(stages).index("ApproveProd") == list(stages).index("Prod") - 1
+    (approve,) = stages["ApproveProd"]
+    assert approve["Name"] == "Approve"
+    assert approve["ActionTypeId"] == {"Category": "Approval", "Owner": "AWS", "Provider": "Manual", "Version": "1"}
+    prod = stages["Prod"]
     deploys = [a for a in prod if a["ActionTypeId"]["Category"] == "Deploy"]
     assert len(deploys) == 4
-    assert all(a["RunOrder"] > approval for a in prod[1:])
     # prod has a domain: the DNS delegation check runs after the approval and before the first deployment
     assert [a["Name"] for a in prod] == [
-        "Approve",
         "CheckDns",
         "Stateful.Prepare",
         "Stateful.Deploy",
@@ -217,13 +217,15 @@ def test_every_stage_seeds_the_canary_the_smoke_step_expects(synth: Synth) -> No
 
 def test_approval_notifies_the_topic_and_links_the_dev_url(pipeline_template: Template) -> None:
     stages = _stages(pipeline_template)
-    approve = stages["Prod"][0]
+    approve = stages["ApproveProd"][0]
     dev_namespace = next(a for a in stages["Dev"] if a["Name"] == "Stateless.Deploy")["Namespace"]
     topic = only(pipeline_template.find_resources("AWS::SNS::Topic"))
     topic_id = next(iter(pipeline_template.find_resources("AWS::SNS::Topic")))
     assert approve["Configuration"]["NotificationArn"] == {"Ref": topic_id}
     assert approve["Configuration"]["ExternalEntityLink"] == f"#{{{dev_namespace}.ServiceUrl}}"
     assert f"#{{{dev_namespace}.ServiceUrl}}" in approve["Configuration"]["CustomData"]
+    # the approver sees where dev's critical alarm is (prod's entry condition reads it right after the approval)
+    assert "#alarmsV2:alarm/download-service-dev-Critical" in approve["Configuration"]["CustomData"]
     assert "KmsMasterKeyId" in topic["Properties"]
     pipeline_template.has_resource_properties(
         "AWS::SNS::TopicPolicy",
@@ -315,12 +317,10 @@ def test_cross_account_stage_gets_a_rotated_key(cross_account: Synth) -> None:
     assert key["Properties"]["EnableKeyRotation"] is True
     store = _pipeline(template)["ArtifactStore"]
     assert store["EncryptionKey"]["Id"] == {"Fn::GetAtt": [key_id, "Arn"]}
-    prod = next(s for s in _pipeline(template)["Stages"] if s["Name"] == "Prod")
-    # no DNS check where the pipeline's account cannot read the zone; approval still comes first
-    assert [a["Name"] for a in sorted(prod["Actions"], key=lambda a: a["RunOrder"])][:2] == [
-        "Approve",
-        "Stateful.Prepare",
-    ]
+    stages = _stages(template)
+    # no DNS check where the pipeline's account cannot read the zone; the approval stage still comes first
+    assert [a["Name"] for a in stages["ApproveProd"]] == ["Approve"]
+    assert stages["Prod"][0]["Name"] == "Stateful.Prepare"
 
 
 def test_without_a_pipeline_every_stage_is_top_level(tmp_path: Path) -> None:
@@ -465,16 +465,55 @@ def _alarm_rule(stage: str) -> dict[str, Any]:
     }
 
 
-def test_prod_does_not_start_while_dev_or_prod_is_critical_and_rolls_back_on_failure(
+def _is_approval(action: dict[str, Any]) -> bool:
+    return action["ActionTypeId"]["Category"] == "Approval"
+
+
+def test_prod_enters_after_its_approval_only_while_dev_is_not_critical_and_rolls_back_on_failure(
     pipeline_template: Template,
 ) -> None:
+    """Entry conditions are checked when an execution enters the stage (https://docs.aws.amazon.com/codepipeline/
+    latest/userguide/stage-conditions.html): on Prod, which follows the approval stage, that is after the approval.
+    Only dev's alarm, which dev's own deploy created two stages earlier (the CloudWatchAlarm rule "must have already
+    created an alarm": .../rule-reference-CloudWatchAlarm.html). ROLLBACK re-runs a failed Prod with its last
+    successful execution, only one "started in the current pipeline structure version" and only once the stage has
+    succeeded before (.../stage-rollback-auto.html): never on the approval stage, where a rejection is a failure."""
     stages = {s["Name"]: s for s in _pipeline(pipeline_template)["Stages"]}
-    assert stages["Prod"]["BeforeEntry"] == {
-        "Conditions": [{"Result": "FAIL", "Rules": [_alarm_rule("dev"), _alarm_rule("prod")]}]
-    }
+    assert stages["Prod"]["BeforeEntry"] == {"Conditions": [{"Result": "FAIL", "Rules": [_alarm_rule("dev")]}]}
     assert stages["Prod"]["OnFailure"] == {"Result": "ROLLBACK"}
-    # The first stage deploys on every push; only the promoted ones are gated.
-    assert not {"BeforeEntry", "OnFailure"} & set(stages["Dev"])
+    # The first stage deploys on every push; the approval stage has nothing to check before it and nothing to roll
+    # back after a rejection.
+    assert not {"BeforeEntry", "OnFailure"} & (set(stages["Dev"]) | set(stages["ApproveProd"]))
+
+
+def _critical_alarms_created(synth: Synth, stage_id: str) -> set[str]:
+    stage = next(s for s in synth.built.stages.values() if s.config.construct_id == stage_id)
+    return {
+        alarm["Properties"]["AlarmName"]
+        for stack in ("stateful", "stateless")
+        for alarm in synth.template(stage.config.name, stack).find_resources("AWS::CloudWatch::CompositeAlarm").values()
+    }
+
+
+def test_stage_conditions_keep_their_promises(synth: Synth, pipeline_template: Template) -> None:
+    """The invariants issue 23 asks for, on the whole pipeline: an approval stage precedes each gated stage; no stage
+    that holds an approval has an entry condition (it would be read before the approval) or rolls back (a rejection
+    would ask for the approval again); no entry rule reads an alarm its own stage's stacks create (it does not exist
+    at that stage's first run)."""
+    stages = _pipeline(pipeline_template)["Stages"]
+    gated = [s for s in stages if "BeforeEntry" in s]
+    assert [s["Name"] for s in gated] == ["Prod"]
+    for stage in stages:
+        if any(_is_approval(a) for a in stage["Actions"]):
+            assert not {"BeforeEntry", "OnFailure"} & set(stage), stage["Name"]
+            assert all(_is_approval(a) for a in stage["Actions"]), stage["Name"]
+    for stage in gated:
+        before = stages[stages.index(stage) - 1]
+        assert any(_is_approval(a) for a in before["Actions"]), stage["Name"]
+        read = {r["Configuration"]["AlarmName"] for c in stage["BeforeEntry"]["Conditions"] for r in c["Rules"]}
+        assert read
+        assert not read & _critical_alarms_created(synth, stage["Name"]), stage["Name"]
+    assert [s["Name"] for s in stages if "OnFailure" in s] == ["Prod"]
 
 
 def test_pipeline_role_reads_exactly_the_gate_alarms(pipeline_template: Template) -> None:
@@ -488,18 +527,17 @@ def test_pipeline_role_reads_exactly_the_gate_alarms(pipeline_template: Template
         {
             "Action": "cloudwatch:DescribeAlarms",
             "Effect": "Allow",
-            "Resource": [
-                f"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:download-service-{stage}-Critical"
-                for stage in ("dev", "prod")
-            ],
+            "Resource": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:download-service-dev-Critical",
             "Sid": "ReadProdEntryAlarms",
         }
     ]
 
 
-def test_cross_account_stage_gates_only_on_alarms_the_pipeline_can_read(cross_account: Synth) -> None:
+def test_cross_account_stage_gate_is_skipped_with_a_warning_when_the_pipeline_cannot_read_its_alarm(
+    cross_account: Synth,
+) -> None:
+    """Prod in another account still reads dev's alarm (the pipeline's account); a prod whose previous stage is in
+    another account has no rule it could evaluate, and says so."""
     stages = {s["Name"]: s for s in _pipeline(Template.from_stack(cross_account.built.pipeline))["Stages"]}
     assert stages["Prod"]["BeforeEntry"]["Conditions"][0]["Rules"] == [_alarm_rule("dev")]
     assert stages["Prod"]["OnFailure"] == {"Result": "ROLLBACK"}
-    warnings = cross_account.warnings(cross_account.built.pipeline)
-    assert [w for w in warnings if "cannot read 'prod'" in w]

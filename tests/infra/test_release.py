@@ -10,9 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_cdk import Tags
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk.assertions import Template
 
+from app import build, new_app
 from canary.hook import LOCK_CIDR, TOKEN_HEADER
+from stages import service as service_module
+from stages import stage as stage_module
 from stages.canary import CANARY_KEY, canary_sha256
 from stages.config import CONTEXT_KEY, cdk_json_context
 from stages.release_routing import TEST_PORT_HTTP, TEST_PORT_HTTPS
@@ -47,6 +52,11 @@ def _weighted(blue: str, green: str) -> list[dict[str, Any]]:
 def test_stages_release_by_canary_with_bakes_the_hook_and_the_release_alarm(
     synth: Synth, stage: str, bakes: int
 ) -> None:
+    """The hook runs at POST_TEST_TRAFFIC_SHIFT ("the test traffic shift is complete", ECS's lifecycle stages:
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-lifecycle-hooks.html). Whether ECS runs
+    hooks on the service's creation is not stated there (hashicorp/terraform-provider-aws#43434 waits for them
+    "during creation"); the first release is covered by the pipeline's Smoke step either way, and it is a
+    first-deployment check in docs/operations.md §2."""
     template = synth.template(stage, "stateless")
     hook = _id(template, "AWS::Lambda::Function", "ReleaseHookFunction")
     invoker = _id(template, "AWS::IAM::Role", "ServiceReleaseHookInvoker")
@@ -317,25 +327,55 @@ def test_break_glass_keeps_the_alarms_but_does_not_hand_them_to_ecs(tmp_path_fac
     assert [w for w in warnings if "break_glass" in w]
 
 
+class _AnotherImage(ecr_assets.DockerImageAsset):
+    """The service's image asset with other contents (a new commit): a new hash, tag and APP_VERSION."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, extra_hash="another release", **kwargs)
+
+
 @pytest.fixture(scope="module")
 def unrelated_change(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    """Dev with everything changed that a routine release changes, but nothing about routing."""
-    return _variant(
-        tmp_path_factory,
-        "unrelated",
+    """Dev with everything changed that a routine release changes, but nothing about routing: the image, the task
+    size, scaling, settings, alarm thresholds, the traffic steps, and the stage-wide tags (the `stage` tag's value,
+    and a new one such as a fork's cost-allocation tag)."""
+    context = cdk_json_context()
+    context[CONTEXT_KEY]["stages"]["dev"].update(
         max_tasks=7,
+        cpu=1024,
+        memory_mib=2048,
         log_level="debug",
         alarm_5xx_percent=2,
+        alarm_p99_latency_ms=3000,
+        alarm_error_logs=3,
         deployment={"strategy": "linear", "step_percent": 20, "step_bake_minutes": 3, "bake_minutes": 4},
-    ).template("dev", "stateless")
+    )
+    built_stage = stage_module.ServiceStage.__init__
+
+    def retagged(self: stage_module.ServiceStage, *args: Any, **kwargs: Any) -> None:
+        built_stage(self, *args, **kwargs)  # before the pipeline synthesizes the stage (CDK Pipelines' add_stage)
+        Tags.of(self).add("stage", "renamed")
+        Tags.of(self).add("cost-center", "4711")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(service_module.ecr_assets, "DockerImageAsset", _AnotherImage)
+        patch.setattr(stage_module.ServiceStage, "__init__", retagged)
+        app = new_app(context=context, outdir=str(tmp_path_factory.mktemp("unrelated")))
+        dev = build(app).stages["dev"]
+        app.synth()
+    return Template.from_stack(dev.stateless)
+
+
+def _untagged(resource: dict[str, Any]) -> dict[str, Any]:
+    return {**resource, "Properties": {k: v for k, v in resource["Properties"].items() if k != "Tags"}}
 
 
 def test_an_unrelated_change_leaves_the_rules_ecs_reweights_untouched(
-    dev_stateless: Template, unrelated_change
+    synth: Synth, dev_stateless: Template, unrelated_change: Template
 ) -> None:
-    """aws-cdk#36649: CloudFormation resets a listener rule to its template only when the rule's properties change.
+    """aws-cdk#36649: CloudFormation resets a listener rule to its template when the rule's properties change.
     The rules ECS re-weights must not change with anything a routine release changes (image, settings, scaling,
-    alarms, traffic steps), or a deploy would send production traffic to the idle target group."""
+    alarms, traffic steps, stage-wide tags), or a deploy would send production traffic to the idle target group."""
     before, after = dev_stateless.to_json()["Resources"], unrelated_change.to_json()["Resources"]
     routing = [
         logical_id
@@ -344,10 +384,20 @@ def test_an_unrelated_change_leaves_the_rules_ecs_reweights_untouched(
     ]
     assert len(routing) == 6  # two listeners, two rules, two target groups
     for logical_id in routing:
-        assert after[logical_id] == before[logical_id], logical_id
-    # ...while the release itself did change.
-    assert _service(unrelated_change)["DeploymentConfiguration"]["Strategy"] == "LINEAR"
+        if before[logical_id]["Type"] == RULE:  # byte-identical: not even a tag changes
+            assert json.dumps(after[logical_id], sort_keys=True) == json.dumps(before[logical_id], sort_keys=True)
+        else:  # a listener's or target group's tags may change (ECS writes no weights there); nothing else
+            assert _untagged(after[logical_id]) == _untagged(before[logical_id]), logical_id
+    # ...while the release itself did change: its image, its size, its strategy, and every other tagged resource.
+    service, task = _service(unrelated_change), only(unrelated_change.find_resources("AWS::ECS::TaskDefinition"))
+    assert service["DeploymentConfiguration"]["Strategy"] == "LINEAR"
+    assert (task["Properties"]["Cpu"], task["Properties"]["Memory"]) == ("1024", "2048")
+    image = json.dumps(task["Properties"]["ContainerDefinitions"][0]["Image"])
+    assert synth.built.stages["dev"].stateless.service.image_asset.asset_hash not in image
+    assert {"Key": "cost-center", "Value": "4711"} in service["Tags"]
+    assert {"Key": "stage", "Value": "renamed"} in service["Tags"]
     for resource in (before[i] for i in routing if before[i]["Type"] == RULE):
+        assert resource["Properties"]["Tags"] == [{"Key": "service", "Value": "download-service"}]
         text = json.dumps(resource)
         assert "TaskDefinition" not in text  # nothing release-specific in a rule
         assert "Service" not in text

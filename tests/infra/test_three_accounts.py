@@ -84,4 +84,11 @@ def test_artifacts_are_encrypted_with_a_rotated_key_the_stage_accounts_can_use(t
 def test_what_the_pipeline_cannot_see_across_accounts_is_a_synth_warning(three_accounts: Synth) -> None:
     warnings = three_accounts.warnings(three_accounts.built.pipeline)
     assert any("make check-dns STAGE=prod" in w for w in warnings)  # prod's zone is in prod's account
-    assert any("cannot read 'prod''s alarms" in w for w in warnings)
+    # Prod's entry condition would read dev's critical alarm, in dev's account: not from the tooling account, so
+    # prod has none (docs/operations.md §2: check dev before approving); its rollback on failure stays.
+    assert any("cannot read 'dev''s alarms" in w for w in warnings)
+    prod = next(s for s in Template.from_stack(three_accounts.built.pipeline).to_json()["Resources"].values()
+                if s["Type"] == "AWS::CodePipeline::Pipeline")["Properties"]["Stages"][-1]  # fmt: skip
+    assert prod["Name"] == "Prod"
+    assert "BeforeEntry" not in prod
+    assert prod["OnFailure"] == {"Result": "ROLLBACK"}

@@ -235,7 +235,7 @@ def _client_gets_its_whole_cap_again(server, within_s: float = 5.0) -> bool:
         statuses = [status for _, status in held]
         for sock, _ in held:
             sock.close()
-        if statuses == [200] * KILLED_WORKER_CLIENT_CAP + [503]:
+        if statuses == [200] * KILLED_WORKER_CLIENT_CAP + [429]:
             return True
         if time.monotonic() > deadline:
             return False

@@ -154,7 +154,7 @@ def test_stalled_downloads_give_their_slots_back_while_a_steady_reader_gets_ever
         )
 
 
-def test_a_client_beyond_its_share_of_the_task_is_refused_with_retry_after(start_server, big_object):
+def test_a_client_beyond_its_share_of_the_task_is_refused_with_429_and_retry_after(start_server, big_object):
     server = start_server()  # the default cap: contract.MAX_STREAMS_PER_CLIENT, over both workers
     cap = contract.MAX_STREAMS_PER_CLIENT
     held = [server.stalled_download(f"/files/{BIG_KEY}", client="198.51.100.7") for _ in range(cap)]
@@ -163,7 +163,7 @@ def test_a_client_beyond_its_share_of_the_task_is_refused_with_retry_after(start
         # Each attempt is a new connection, so the kernel hands them to either worker: all are refused.
         for _ in range(6):
             status, headers, body = _get(server, f"/files/{BIG_KEY}", "198.51.100.7")
-            assert status == 503
+            assert status == 429  # RFC 6585 §4: the client's doing, not a server error
             assert headers["retry-after"] == str(contract.RETRY_AFTER_S)
             assert headers["content-type"] == "application/json"
             assert json.loads(body)["error"] == "too many concurrent downloads from this client, retry later"
@@ -174,8 +174,8 @@ def test_a_client_beyond_its_share_of_the_task_is_refused_with_retry_after(start
         held.append((spoofed, status))
         assert status == 200
         held.pop(0)[0].close()  # one of the capped client's downloads ends
-        deadline, status = time.monotonic() + 10, 503
-        while status == 503 and time.monotonic() < deadline:
+        deadline, status = time.monotonic() + 10, 429
+        while status == 429 and time.monotonic() < deadline:
             sock, status = server.stalled_download(f"/files/{BIG_KEY}", client="198.51.100.7")
             held.append((sock, status))
         assert status == 200  # its slot counts for the client again

@@ -6,9 +6,11 @@ import json
 import logging
 
 import pytest
+from werkzeug.test import EnvironBuilder
 
 from download_service import contract, slots
 from download_service.contract import Event
+from download_service.logs import REFUSAL_ENVIRON
 from download_service.peers import TrustedProxies, client_ip
 from download_service.slots import Admission, SlotRefusedError, SlotTable
 
@@ -125,14 +127,16 @@ def _stream(service, client: str):
     return service.client.get("/files/a.txt", headers={"X-Forwarded-For": client}, buffered=False)
 
 
-def test_a_client_over_its_share_gets_503_with_retry_after(make_service, s3, caplog):
+def test_a_client_over_its_share_gets_429_with_retry_after(make_service, s3, caplog):
+    """RFC 6585 §4: 429 Too Many Requests, "the user has sent too many requests in a given amount of time", with
+    Retry-After. The client's own doing, not the server failing: never a 5xx (no error metric or alarm counts it)."""
     s3.put_object(Bucket="test-files", Key="a.txt", Body=b"a" * 10)
     service = make_service(max_streams_per_client=2)
     held = [_stream(service, "198.51.100.7") for _ in range(2)]
     assert [r.status_code for r in held] == [200, 200]
     with caplog.at_level(logging.WARNING, logger="download_service"):
         refused = _stream(service, "198.51.100.7")
-    assert refused.status_code == 503
+    assert refused.status_code == 429
     assert refused.headers["Retry-After"] == str(contract.RETRY_AFTER_S)
     assert refused.headers["Content-Type"] == "application/json"
     assert json.loads(refused.get_data())["error"] == "too many concurrent downloads from this client, retry later"
@@ -140,7 +144,7 @@ def test_a_client_over_its_share_gets_503_with_retry_after(make_service, s3, cap
     assert record.client_ip == "198.51.100.7"
     assert _stream(service, "198.51.100.8").status_code == 200  # another client still gets in
     head = service.client.head("/files/a.txt", headers={"X-Forwarded-For": "198.51.100.7"})
-    assert head.status_code == 503  # a HEAD takes a slot too
+    assert head.status_code == 429  # a HEAD takes a slot too
     held[0].close()  # a finished download gives its share back
     assert _stream(service, "198.51.100.7").status_code == 200
 
@@ -149,4 +153,40 @@ def test_an_untrusted_peer_cannot_escape_the_cap_with_x_forwarded_for(make_servi
     s3.put_object(Bucket="test-files", Key="a.txt", Body=b"a")
     service = make_service(max_streams_per_client=2, forwarded_allow_ips="10.0.0.1")  # the test client is 127.0.0.1
     statuses = [_stream(service, f"198.51.100.{i}").status_code for i in range(3)]
-    assert statuses == [200, 200, 503]
+    assert statuses == [200, 200, 429]
+
+
+@pytest.fixture
+def wsgi_get():
+    """wsgi_get(service, client) -> (status line, environ) of a GET through the WSGI app itself, from the trusted
+    proxy 127.0.0.1 on behalf of `client`: the environ gunicorn's access logger reads (the test client hands the
+    app a copy). Bodies stay open (slots held) until the test ends."""
+    bodies = []
+
+    def get(service, client: str) -> tuple[str, dict]:
+        environ = EnvironBuilder(
+            path="/files/a.txt", headers={"X-Forwarded-For": client}, environ_base={"REMOTE_ADDR": "127.0.0.1"}
+        ).get_environ()
+        started = []
+        bodies.append(service.app(environ, lambda status, headers, exc_info=None: started.append(status)))
+        return started[0], environ
+
+    yield get
+    for body in bodies:
+        body.close()
+
+
+@pytest.mark.parametrize(("event", "status"), [(Event.CLIENT_LIMIT, "429"), (Event.BUSY, "503")])
+def test_a_refusal_is_marked_for_the_access_log_and_nothing_else_is(make_service, s3, wsgi_get, event, status):
+    """The access line of a refused request carries `refused` (logs.REFUSAL_ENVIRON): how the error metrics tell a
+    refusal the service chose (a busy 503) from a server error with the same status (S3 unavailable, 503)."""
+    s3.put_object(Bucket="test-files", Key="a.txt", Body=b"a" * 10)
+    service = make_service(max_streams_per_client=1, threads=4)  # 2 slots a worker
+    admitted = [wsgi_get(service, "198.51.100.7")]
+    if event == Event.BUSY:
+        admitted.append(wsgi_get(service, "198.51.100.8"))
+    assert [line for line, _ in admitted] == ["200 OK"] * len(admitted)
+    line, environ = wsgi_get(service, "198.51.100.7" if event == Event.CLIENT_LIMIT else "198.51.100.9")
+    assert line.split()[0] == status
+    assert environ[REFUSAL_ENVIRON] == event
+    assert not [e for _, e in admitted if REFUSAL_ENVIRON in e]
