@@ -35,6 +35,25 @@ def test_cdk_json_loads() -> None:
     assert prod.availability_zones == ()  # the account's first two, at deploy time
 
 
+def test_lean_stages_run_the_lean_footprint_and_production_the_full_one() -> None:
+    config = load(base())
+    for name in ("dev", "sandbox"):
+        stage = config.stages[name]
+        assert stage.lean
+        assert (stage.tasks.min_tasks, stage.tasks.capacity, stage.tasks.container_insights) == (1, "spot", False)
+        assert (stage.network.endpoint_azs, stage.probe.every_minutes) == (1, 15)
+    prod = config.stages["prod"]
+    assert (prod.tasks.min_tasks, prod.tasks.capacity, prod.tasks.container_insights) == (2, "on_demand", True)
+    assert (prod.network.endpoint_azs, prod.probe.every_minutes) == (2, 5)
+
+
+def test_a_lean_stage_can_keep_any_part_of_the_full_footprint() -> None:
+    raw = base()
+    raw["stages"]["dev"].update(min_tasks=2, container_insights=True)
+    dev = load(raw).stages["dev"]
+    assert (dev.tasks.min_tasks, dev.tasks.container_insights, dev.tasks.capacity) == (2, True, "spot")
+
+
 def test_explicit_availability_zones() -> None:
     raw = base()
     raw["stages"]["dev"]["availability_zones"] = ["eu-west-1b", "eu-west-1c"]
@@ -92,8 +111,17 @@ CASES = [
     ("stages.dev.cpu", 300, "cdk.json: stages.dev.cpu: 300 is not a Fargate cpu size"),
     ("stages.dev.memory_mib", 512, "cdk.json: stages.dev.memory_mib: 512 is not valid with cpu 512"),
     ("stages.dev.cpu", "512", "cdk.json: stages.dev.cpu: must be an integer, not '512'"),
-    ("stages.dev.min_tasks", 1, "cdk.json: stages.dev.min_tasks: at least 2"),
-    ("stages.dev.max_tasks", 1, "cdk.json: stages.dev.max_tasks: must be >= min_tasks (2)"),
+    ("stages.dev.min_tasks", 0, "cdk.json: stages.dev.min_tasks: at least 1"),
+    ("stages.sandbox.max_tasks", 0, "cdk.json: stages.sandbox.max_tasks: must be >= min_tasks (1)"),
+    # production keeps the full footprint (design §12); `lean` is for the other stages
+    ("stages.prod.min_tasks", 1, "cdk.json: stages.prod.min_tasks: at least 2 in production"),
+    ("stages.prod.lean", True, "cdk.json: stages.prod.lean: only for non-production stages"),
+    ("stages.prod.capacity", "spot", "cdk.json: stages.prod.capacity: production runs on on_demand capacity"),
+    ("stages.prod.endpoint_azs", 1, "cdk.json: stages.prod.endpoint_azs: 2 in production"),
+    ("stages.dev.capacity", "cheap", "cdk.json: stages.dev.capacity: one of on_demand, spot"),
+    ("stages.dev.endpoint_azs", 3, "cdk.json: stages.dev.endpoint_azs: 1 or 2"),
+    ("stages.dev.probe_every_minutes", 90, "cdk.json: stages.dev.probe_every_minutes: minutes between 1 and 60"),
+    ("stages.dev.container_insights", "no", "cdk.json: stages.dev.container_insights: must be true or false"),
     ("stages.dev.requests_per_target", 0, "cdk.json: stages.dev.requests_per_target: must be a positive number"),
     ("stages.dev.log_retention_days", 10, "cdk.json: stages.dev.log_retention_days: 10 is not a CloudWatch Logs"),
     ("defaults.log_level", "loud", "cdk.json: defaults.log_level: one of debug, info, warning, error, critical"),
