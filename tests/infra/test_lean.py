@@ -21,6 +21,13 @@ def test_lean_dev_runs_one_task_on_fargate_spot(dev_stateless: Template) -> None
     assert target["MinCapacity"] == 1
 
 
+def test_spot_tasks_are_x86_64(dev_stateless: Template) -> None:
+    """ "Linux tasks with the ARM64 architecture don't support the Fargate Spot capacity provider":
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html"""
+    task = only(dev_stateless.find_resources("AWS::ECS::TaskDefinition"))["Properties"]
+    assert task["RuntimePlatform"]["CpuArchitecture"] == "X86_64"
+
+
 def test_production_keeps_on_demand_capacity_and_two_tasks(prod_stateless: Template) -> None:
     service = only(prod_stateless.find_resources("AWS::ECS::Service"))["Properties"]
     assert "CapacityProviderStrategy" not in service
