@@ -142,3 +142,20 @@ def test_the_readme_cost_table_is_what_make_cost_prints(synth: Synth) -> None:
     readme = (CDK_JSON.parent / "README.md").read_text()
     (block,) = re.findall(r"<!-- make cost -->\n(.*?)\n<!-- /make cost -->", readme, flags=re.S)
     assert block == cost.table(cost.stage_templates(synth.outdir))
+
+
+def test_make_cost_keeps_the_assembly_whose_validation_report_it_names(monkeypatch, tmp_path, capsys) -> None:
+    """The CDK's validation report names a file in the output folder: a kept one (.local/cost, `make clean`),
+    not a temporary folder deleted before the user reads the path."""
+    used = []
+
+    def synthesize(outdir=cost.OUTDIR):
+        used.append(outdir)
+        (tmp_path / "manifest.json").write_text('{"artifacts": {}}')
+        return tmp_path
+
+    monkeypatch.setattr(cost, "synthesize", synthesize)
+    assert cost.main([]) == 0
+    assert used == [cost.OUTDIR]
+    assert cost.OUTDIR.is_relative_to(cost.ROOT / ".local")
+    assert "| stack group |" in capsys.readouterr().out
