@@ -91,3 +91,22 @@ def test_an_old_or_missing_node_stops_make_with_one_line(tmp_path: Path, fake: s
     lines = done.stderr.splitlines()
     assert len(lines) == 1
     assert f"needs Node.js {NODE_MIN} LTS or newer, found {found}" in lines[0]
+
+
+def test_a_python_of_another_minor_stops_make_venv_with_one_line_before_touching_it() -> None:
+    venv = REPO_ROOT / ".venv" / "pyvenv.cfg"
+    before = venv.stat().st_mtime_ns
+    done = subprocess.run(
+        # -W: as if the lock had changed, so the venv recipe runs; PYTHON names an interpreter of another minor
+        ["make", "-s", "--no-print-directory", "-W", "requirements/dev.txt", "venv", "PYTHON=/usr/bin/python3.11"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert done.stderr.splitlines()[0].startswith(
+        f"make: needs Python {image_python_minor()}, the image's (Dockerfile)"
+    )
+    assert "Traceback" not in done.stderr
+    assert venv.stat().st_mtime_ns == before
