@@ -3,13 +3,21 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON ?= python3
+# One Python minor everywhere: the image's (the Dockerfile's base tag), which the locks are compiled for
+# (requirements/*.txt headers), CodeBuild runs (buildspec.yml) and .venv uses (tests/devtools/test_runtimes.py).
+PYTHON_MINOR := $(shell sed -nE 's/^FROM [^ ]*python:([0-9]+\.[0-9]+)-.*/\1/p' Dockerfile)
+# python3.12 on PATH, else one that pyenv installed (its shim exists for every installed version, yet runs only the
+# selected ones, hence the trial run). PYTHON=/path/to/python3.12 names another.
+ifndef PYTHON
+PYTHON := $(shell for p in python$(PYTHON_MINOR) "$${PYENV_ROOT:-$$HOME/.pyenv}"/versions/$(PYTHON_MINOR).*/bin/python$(PYTHON_MINOR); \
+  do "$$p" -c '' 2>/dev/null && { echo "$$p"; break; }; done)
+endif
 VENV := .venv
 BIN := $(abspath $(VENV)/bin)
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
-export PATH := $(BIN):$(PATH)
+# node_modules/.bin first: the Node.js LTS that package.json pins (see `node`) runs jsii and the CDK CLI.
+export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
 
 # Local defaults for `make serve`; `make run` sets them for its embedded S3.
 PORT ?= 8080
@@ -23,8 +31,12 @@ venv: $(STAMP) ## create .venv with the locked dev requirements
 
 # Every package is hash-checked, the installer too: uv comes from requirements/bootstrap.txt (wheels only, so no
 # Rust toolchain is ever invoked), then installs exactly the hashed dev lock.
+# A venv of another minor (made before the locks moved to the image's) is made again.
 $(STAMP): requirements/bootstrap.txt requirements/dev.txt
-	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c 'import sys; sys.exit(f"{sys.version_info[0]}.{sys.version_info[1]}" != "$(PYTHON_MINOR)")' 2>/dev/null || { \
+	  echo "make: needs Python $(PYTHON_MINOR), the image's (Dockerfile), for .venv: install python$(PYTHON_MINOR) (pyenv install $(PYTHON_MINOR), or the system's package) or name it: PYTHON=/path/to/python$(PYTHON_MINOR)" >&2; exit 1; }
+	$(VENV)/bin/python -c 'import sys; sys.exit(f"{sys.version_info[0]}.{sys.version_info[1]}" != "$(PYTHON_MINOR)")' 2>/dev/null \
+	  || $(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes --only-binary=:all: \
 	  -r requirements/bootstrap.txt
 	$(BIN)/uv pip sync -q --native-tls --require-hashes --python $(BIN)/python requirements/dev.txt
@@ -34,13 +46,13 @@ $(STAMP): requirements/bootstrap.txt requirements/dev.txt
 system-deps: ## install what make test needs from the system if missing (devtools/system-deps.sh; root or sudo)
 	@devtools/system-deps.sh
 
-run: $(STAMP) ## serve on localhost:$(PORT) against an embedded SeaweedFS seeded with samples/
+run: $(STAMP) ## serve on localhost:PORT (default 8080) against an embedded SeaweedFS seeded with samples/
 	$(BIN)/python -m devtools.run_local --port $(PORT)
 
-serve: $(STAMP) ## the production gunicorn command (what the image runs), configured by env vars
+serve: $(STAMP) ## the production gunicorn command (what the image runs), configured by env vars (README: PORT, FILES_BUCKET...)
 	cd src && exec $(BIN)/gunicorn --config gunicorn.conf.py
 
-test: system-deps $(STAMP) scan ## every test suite, after the security scanners
+test: system-deps node $(STAMP) scan ## every test suite, after the security scanners
 	$(BIN)/pytest
 
 test-service: $(STAMP) ## fast unit tests of the service (moto)
@@ -53,26 +65,26 @@ test-integration: $(STAMP) ## real gunicorn + real SeaweedFS
 # asset stage builds the image itself), JUnit + Cobertura reports for CodeBuild, and a coverage floor.
 COVERAGE_MIN ?= 90
 .PHONY: test-ci smoke ci
-test-ci: $(STAMP) ## the CI test gate: all but container tests, reports/junit.xml + coverage.xml, coverage >= COVERAGE_MIN
+test-ci: $(STAMP) node ## the CI test gate: all but container tests, reports/junit.xml + coverage.xml, coverage >= COVERAGE_MIN
 	mkdir -p reports
 	$(BIN)/pytest --ignore=tests/container --junitxml=reports/junit.xml \
 	  --cov=download_service --cov=stages --cov=pipeline --cov=canary --cov-report=term:skip-covered \
 	  --cov-report=xml:reports/coverage.xml --cov-fail-under=$(COVERAGE_MIN)
 
-smoke: $(STAMP) ## tests/smoke against SMOKE_BASE_URL (+ SMOKE_OBJECT_KEY/SHA256), or a local server when unset
+smoke: $(STAMP) ## tests/smoke against SMOKE_BASE_URL (its canary object, or SMOKE_OBJECT_KEY + _SHA256), else a local server
 	mkdir -p reports
 	$(BIN)/pytest tests/smoke --junitxml=reports/smoke.xml
 
 ci: $(STAMP) ## run buildspec.yml's phases locally, as CodeBuild does (CI_ARGS="--dry-run" or "--phase build")
 	$(BIN)/python -m devtools.ci $(CI_ARGS)
 
-bench: $(STAMP) ## P1-P6 performance figures vs direct S3 (prints a table, writes reports/bench.json)
+bench: $(STAMP) ## the performance figures of docs/performance.md vs direct S3 (BENCH_ARGS=--quick or --repeat N); writes reports/bench.json
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
-cost: $(STAMP) ## each stage's monthly cost at rest and per GiB / million requests, from the templates
+cost: $(STAMP) ## each stage's monthly cost at rest and per GiB / million requests, from the templates (COST_ARGS=--markdown)
 	$(BIN)/python -m devtools.cost $(COST_ARGS)
 
-load: $(STAMP) ## Locust headless (LOAD_URL=..., default: a local service it starts); reports in reports/
+load: $(STAMP) ## Locust headless against a local service it starts, or LOAD_ARGS='--url URL --users N --duration 30s'; reports/
 	$(BIN)/python -m devtools.load $(LOAD_ARGS)
 
 lint: $(STAMP) ## ruff, hadolint
@@ -114,31 +126,44 @@ endif
 STAGE ?= sandbox
 STAGE_ID = $(shell printf '%s' '$(STAGE)' | sed 's/./\U&/')
 
-.PHONY: cdk-deps synth test-infra check-dns deploy-sandbox destroy-sandbox deploy-pipeline diagram
+.PHONY: cdk-deps node synth test-infra check-dns deploy-sandbox destroy-sandbox deploy-pipeline diagram
 PIPELINE_STACK := DownloadServicePipeline
 
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-cdk-deps: $(NPM_STAMP) ## install the pinned CDK CLI into node_modules (npm ci)
+cdk-deps: $(NPM_STAMP) ## install the pinned CDK CLI and Node.js LTS into node_modules (npm ci)
 
-synth: $(STAMP) $(NPM_STAMP) ## render every stage's CloudFormation into cdk.out, offline (no AWS credentials)
+# jsii (aws-cdk-lib, in the tests and synth) and the CDK CLI run on the first node on PATH: node_modules/.bin's.
+NODE_MIN := 22
+node: $(NPM_STAMP) ## check that make runs Node.js >= NODE_MIN (22) LTS, the one package.json pins
+	@devtools/node-check.sh $(NODE_MIN)
+
+synth: $(STAMP) node ## render every stage's CloudFormation into cdk.out, offline (no AWS credentials)
 	$(CDK) synth $(CDK_FLAGS) --quiet
 
-test-infra: $(STAMP) ## CDK assertions, cdk-nag, cfn-lint over the synthesized stages
+test-infra: $(STAMP) node ## CDK assertions, cdk-nag, cfn-lint over the synthesized stages
 	$(BIN)/pytest tests/infra
 
-check-dns: $(STAMP) ## is STAGE's hosted zone delegated? (no-op without a domain; needs AWS credentials)
-	$(BIN)/python -m stages.dns.check $(STAGE)
+CHECK_DNS = $(BIN)/python -m stages.dns.check '$(STAGE)'
+# Before the CLI's synth: a real account in cdk.json and AWS credentials, or one line saying which is missing.
+PREFLIGHT = @$(BIN)/python -m devtools.preflight
 
-deploy-sandbox: $(STAMP) $(NPM_STAMP) check-dns ## deploy STAGE (default sandbox) from this machine, no pipeline
+check-dns: $(STAMP) ## is STAGE's hosted zone delegated? (STAGE=prod; no-op without a domain; needs AWS credentials)
+	$(CHECK_DNS)
+
+deploy-sandbox: $(STAMP) node ## deploy STAGE (default sandbox) from this machine, no pipeline (after check-dns; AWS credentials)
+	$(PREFLIGHT) $@ '$(STAGE)'
+	$(CHECK_DNS)
 	$(CDK) deploy $(CDK_FLAGS) '$(STAGE_ID)/*' --require-approval broadening
 
-destroy-sandbox: $(STAMP) $(NPM_STAMP) ## delete STAGE's stacks (non-production buckets are emptied and deleted)
+destroy-sandbox: $(STAMP) node ## delete STAGE's stacks (default sandbox; non-production buckets are emptied and deleted)
+	$(PREFLIGHT) $@ '$(STAGE)'
 	$(CDK) destroy $(CDK_FLAGS) '$(STAGE_ID)/*'
 
-deploy-pipeline: $(STAMP) $(NPM_STAMP) ## deploy the pipeline stack once; from then on every git push deploys
+deploy-pipeline: $(STAMP) node ## deploy the pipeline stack once; from then on every git push deploys
+	$(PREFLIGHT) $@
 	$(CDK) deploy $(CDK_FLAGS) $(PIPELINE_STACK) --require-approval broadening
 
 diagram: ## render docs/architecture.svg and .png from docs/architecture.dot (Graphviz; apt-get install graphviz)
@@ -160,7 +185,7 @@ CLOUDSPLAINING_ENV := .local/tools/cloudsplaining
 cloudsplaining-env: $(CLOUDSPLAINING_ENV)/.installed ## cloudsplaining's own venv (.local/tools/cloudsplaining)
 
 $(CLOUDSPLAINING_ENV)/.installed: requirements/cloudsplaining.txt | $(STAMP)
-	$(BIN)/uv venv -q --allow-existing --python $(PYTHON) $(CLOUDSPLAINING_ENV)
+	$(BIN)/uv venv -q --clear --python $(PYTHON) $(CLOUDSPLAINING_ENV)
 	$(BIN)/uv pip sync -q --native-tls --require-hashes --python $(CLOUDSPLAINING_ENV)/bin/python $<
 	touch $@
 
@@ -189,7 +214,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 checkov-tool: $(CHECKOV_STAMP) ## checkov in its own venv, .local/tools/checkov (tests/infra/test_checkov.py uses it)
 
 $(CHECKOV_STAMP): requirements/checkov.txt | $(STAMP)
-	$(BIN)/uv venv -q --allow-existing --python $(PYTHON) $(CHECKOV_VENV)
+	$(BIN)/uv venv -q --clear --python $(PYTHON) $(CHECKOV_VENV)
 	$(BIN)/uv pip sync -q --native-tls --require-hashes --python $(CHECKOV_VENV)/bin/python $<
 	touch $@
 

@@ -19,7 +19,7 @@ from typing import Any
 # The stages import the service's platform contract (src/download_service/contract.py).
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-from aws_cdk import App, Environment
+from aws_cdk import App, Environment, region_info
 
 from pipeline.config import PipelineConfig, load_pipeline
 from pipeline.pipeline_stack import PIPELINE_STACK_ID, PipelineStack
@@ -51,9 +51,23 @@ def load(context: Mapping[str, Any] | None) -> AppConfig:
     root = mapping(context, CONTEXT_KEY)
     no_unknown_keys(root, {"defaults", "stages", "dns", "pipeline"}, "")
     stages = load_stages(root)
+    for name, stage in stages.items():
+        _known_region(stage.region, f"stages.{name}.region" if "region" in root["stages"][name] else "defaults.region")
     dns = load_dns(root["dns"]) if "dns" in root else None
+    if dns is not None:
+        _known_region(dns.region, "dns.region")
     pipeline = load_pipeline(root["pipeline"], stages) if "pipeline" in root else None
+    if pipeline is not None:
+        _known_region(pipeline.region, "pipeline.connection_arn")
     return AppConfig(stages=stages, dns=dns, pipeline=pipeline)
+
+
+def _known_region(region: str, path: str) -> None:
+    """aws-cdk-lib derives each ARN's partition from the region: one it does not know fails deep in jsii."""
+    if region not in {info.name for info in region_info.RegionInfo.regions}:
+        raise ConfigError(
+            path, f"{region!r} is not a region aws-cdk-lib knows: check its name (aws ec2 describe-regions)"
+        )
 
 
 @dataclass

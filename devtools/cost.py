@@ -1,7 +1,8 @@
 """`make cost`: what each stage costs a month at rest, and per GiB and per million requests served, priced from the
-synthesized templates with the dated list prices in devtools/prices.toml (region, date and sources in that file).
+synthesized templates with the dated list prices of the stage's own region in devtools/prices.toml (each price
+with its source and date there).
 
-    python -m devtools.cost                    # synthesize cdk.json's app offline, print a table per stage
+    python -m devtools.cost                    # synthesize cdk.json's app offline into .local/cost, print the table
     python -m devtools.cost --markdown         # the table the README carries (a test keeps the two equal)
 
 Every resource type in a template is priced, billed by usage only, or free, and says which: an unknown type stops the
@@ -13,17 +14,33 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import sys
-import tempfile
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devtools.prices import PRICES, NoPricesError, borrowed, load_prices
+
 ROOT = Path(__file__).resolve().parent.parent
-PRICES = Path(__file__).resolve().parent / "prices.toml"
+#: Kept after the run (the CDK's validation report names files in it); `make clean` removes it.
+OUTDIR = ROOT / ".local" / "cost" / "cdk.out"
 GB_PER_GIB = 1024**3 / 1e9
+#: Container Insights on a Fargate service: 8 performance metrics (Cpu/Memory Utilized and Reserved, Network Rx/Tx,
+#: Storage Read/Write Bytes) by cluster, service and task family, 5 task counts by service, 2 by cluster. Names:
+#: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/appinsights-metrics-ecs.html; the dimension sets
+#: are a model to confirm on a bill (docs/operations.md).
+CONTAINER_INSIGHTS_METRICS = 3 * 8 + 5 + 2
+#: The service's embedded metrics (contract.SlotMetric: in use, total, utilization), one series each.
+SERVICE_METRICS = 3
+#: One access line per request (gunicorn's JSON record, measured 384 bytes with a short user agent; a browser's
+#: adds about 120) plus the 26 bytes of metadata CloudWatch Logs bills per event.
+ACCESS_LINE_BYTES = 512 + 26
+#: aws-cdk-lib's Canary `memory`, default Size.mebibytes(1024), when the template sets none.
+CANARY_MEMORY_MB = 1024
+#: S3 PUTs a probe run makes in its artifacts bucket: a report and a log (it opens no browser: no screenshots).
+CANARY_PUTS_PER_RUN = 2
 
 Template = Mapping[str, Any]
 
@@ -36,12 +53,6 @@ class Line:
 
 class UnpricedError(KeyError):
     """A resource type this module does not know how to price."""
-
-
-def load_prices(path: Path = PRICES) -> dict[str, Any]:
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    return {"hours": data["hours_per_month"], "date": data["date"], "region": data["region"],
-            **{name: entry["usd"] for name, entry in data["prices"].items()}}  # fmt: skip
 
 
 # ---- per resource type ---------------------------------------------------------------------------------------------
@@ -71,8 +82,23 @@ def _fargate(resource: Template, template: Template, p: Mapping[str, float]) -> 
         r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget"
     ]
     tasks = targets[0]["MinCapacity"] if targets else resource["Properties"].get("DesiredCount", 1)
-    per_task = (vcpu * p["fargate_vcpu_hour"] + gib * p["fargate_gb_hour"]) * p["hours"]
-    return [Line(f"{tasks} Fargate tasks ({vcpu:g} vCPU, {gib:g} GiB), the minimum", tasks * per_task)]
+    strategy = resource["Properties"].get("CapacityProviderStrategy", [])
+    spot = any(entry.get("CapacityProvider") == "FARGATE_SPOT" for entry in strategy)
+    kind = "fargate_spot" if spot else "fargate"
+    per_task = (vcpu * p[f"{kind}_vcpu_hour"] + gib * p[f"{kind}_gb_hour"]) * p["hours"]
+    what = f"{tasks} Fargate{' Spot' if spot else ''} tasks ({vcpu:g} vCPU, {gib:g} GiB), the minimum"
+    lines = [Line(what, tasks * per_task)]
+    environment = [v["Name"] for c in task.get("ContainerDefinitions", []) for v in c.get("Environment", [])]
+    if "METRICS_NAMESPACE" in environment:
+        lines.append(Line("service metrics (download slots)", SERVICE_METRICS * p["custom_metric_month"]))
+    return lines
+
+
+def _cluster(resource: Template, template: Template, p: Mapping[str, float]) -> list[Line]:
+    settings = resource.get("Properties", {}).get("ClusterSettings", [])
+    if not any(s["Name"] == "containerInsights" and s["Value"] == "enabled" for s in settings):
+        return []
+    return [Line("Container Insights metrics", CONTAINER_INSIGHTS_METRICS * p["custom_metric_month"])]
 
 
 def _web_acl(resource: Template, template: Template, p: Mapping[str, float]) -> list[Line]:
@@ -86,7 +112,14 @@ def _canary(resource: Template, template: Template, p: Mapping[str, float]) -> l
     if not match:
         raise UnpricedError(f"AWS::Synthetics::Canary schedule {expression!r}")
     runs = p["hours"] * 60 / int(match[1])
-    return [Line(f"synthetic probe, {runs:,.0f} runs", runs * p["synthetics_run"])]
+    config = resource["Properties"].get("RunConfig", {})
+    # Each run is one Lambda invocation, billed here as if it lasted its whole timeout (an upper bound).
+    gb_seconds = config.get("TimeoutInSeconds", 60) * config.get("MemoryInMB", CANARY_MEMORY_MB) / 1024
+    per_run = p["lambda_million_requests"] / 1e6 + gb_seconds * p["lambda_gb_second"]
+    return [
+        Line(f"synthetic probe, {runs:,.0f} runs", runs * p["synthetics_run"]),
+        Line("its Lambda and S3", runs * (per_run + CANARY_PUTS_PER_RUN * p["s3_put_thousand"] / 1000)),
+    ]
 
 
 def _alarm(resource: Template, template: Template, p: Mapping[str, float]) -> list[Line]:
@@ -108,6 +141,7 @@ PRICED: dict[str, Callable[[Template, Template, Mapping[str, float]], list[Line]
     "AWS::ElasticLoadBalancingV2::LoadBalancer": _alb,
     "AWS::EC2::VPCEndpoint": _endpoint,
     "AWS::ECS::Service": _fargate,
+    "AWS::ECS::Cluster": _cluster,
     "AWS::WAFv2::WebACL": _web_acl,
     "AWS::Synthetics::Canary": _canary,
     "AWS::CloudWatch::Alarm": _alarm,
@@ -125,7 +159,6 @@ BY_USAGE = {
     "AWS::EC2::FlowLog": "log ingestion",
     "AWS::Lambda::Function": "invocations (deploy-time and release hooks: a few a day)",
     "AWS::SNS::Topic": "notifications",
-    "AWS::ECS::Cluster": "Container Insights metrics and logs",
     "AWS::CodePipeline::Pipeline": "action minutes (V2)",
     "AWS::CodeBuild::Project": "build minutes",
     "AWS::Budgets::Budget": "the first two budgets of an account are free",
@@ -143,7 +176,8 @@ FREE = {
     "AWS::EC2::InternetGateway", "AWS::EC2::VPCGatewayAttachment", "AWS::EC2::SecurityGroup",
     "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress", "AWS::ElasticLoadBalancingV2::Listener",
     "AWS::ElasticLoadBalancingV2::ListenerRule", "AWS::ElasticLoadBalancingV2::TargetGroup",
-    "AWS::ECS::TaskDefinition", "AWS::ApplicationAutoScaling::ScalableTarget",
+    "AWS::ECS::TaskDefinition", "AWS::ECS::ClusterCapacityProviderAssociations",
+    "AWS::ApplicationAutoScaling::ScalableTarget",
     "AWS::ApplicationAutoScaling::ScalingPolicy", "AWS::CertificateManager::Certificate", "AWS::Route53::RecordSet",
     "AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy", "AWS::SNS::Subscription", "AWS::KMS::Alias",
     "AWS::Logs::QueryDefinition", "AWS::WAFv2::WebACLAssociation", "AWS::Lambda::Permission",
@@ -164,71 +198,101 @@ def price(template: Template, prices: Mapping[str, float]) -> list[Line]:
 
 
 def traffic(templates: list[Template], prices: Mapping[str, float]) -> tuple[float, float]:
-    """(USD per GiB served, USD per million requests): data transfer out and the ALB's processed bytes; S3 GETs
-    and, where the stage has a WAF, its inspection."""
+    """(USD per GiB served, USD per million requests): data transfer out and the ALB's processed bytes; S3 GETs,
+    the access line's log ingestion and, where the stage has a WAF, its inspection (its log lines are by usage)."""
     per_gib = GB_PER_GIB * (prices["data_transfer_out_gb"] + prices["alb_lcu_hour"])
     waf = any(r["Type"] == "AWS::WAFv2::WebACL" for t in templates for r in t.get("Resources", {}).values())
-    per_million = 1000 * prices["s3_get_thousand"] + (prices["waf_million_requests"] if waf else 0.0)
+    logs = ACCESS_LINE_BYTES * 1e6 / 1e9 * prices["log_ingestion_gb"]
+    per_million = 1000 * prices["s3_get_thousand"] + logs + (prices["waf_million_requests"] if waf else 0.0)
     return per_gib, per_million
 
 
 # ---- the app --------------------------------------------------------------------------------------------------------
 
 
-def stage_templates(outdir: Path) -> dict[str, list[Template]]:
+@dataclass(frozen=True)
+class Group:
+    """A stage's stacks (or the pipeline's), and the region they deploy to."""
+
+    region: str
+    templates: list[Template]
+
+
+def stage_templates(outdir: Path) -> dict[str, Group]:
     """Synthesized templates by stack group: each stage ("Prod": Prod-Stateful + Prod-Stateless), the pipeline."""
-    groups: dict[str, list[Template]] = {}
+    groups: dict[str, Group] = {}
     for manifest in sorted(outdir.glob("**/manifest.json")):
         for artifact in json.loads(manifest.read_text())["artifacts"].values():
             if artifact["type"] != "aws:cloudformation:stack":
                 continue
             name = artifact["properties"].get("stackName") or artifact["displayName"]
             template = json.loads((manifest.parent / artifact["properties"]["templateFile"]).read_text())
-            groups.setdefault(name.split("-", 1)[0], []).append(template)
+            region = artifact["environment"].rsplit("/", 1)[1]  # aws://<account>/<region>
+            groups.setdefault(name.split("-", 1)[0], Group(region, [])).templates.append(template)
     return groups
 
 
-def synthesize(outdir: Path) -> Path:
+def synthesize(outdir: Path = OUTDIR) -> Path:
     sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
     from app import build, new_app
     from stages.config import cdk_json_context
 
+    shutil.rmtree(outdir, ignore_errors=True)
     app = new_app(context=cdk_json_context(), outdir=str(outdir))
     build(app)
     app.synth()
     return outdir
 
 
-def table(groups: Mapping[str, list[Template]], prices: Mapping[str, Any]) -> str:
+def at_rest(group: Group, prices: Mapping[str, Any]) -> dict[str, float]:
+    """{line: USD a month} of the group's templates, lines of the same name summed."""
+    merged: dict[str, float] = {}
+    for line in (line for template in group.templates for line in price(template, prices)):
+        merged[line.what] = merged.get(line.what, 0.0) + line.monthly_usd
+    return merged
+
+
+def table(groups: Mapping[str, Group], path: Path = PRICES) -> str:
+    """The Markdown table, each group priced in its own region; raises NoPricesError for a region without them."""
     lines = [
-        "| stack group | at rest, USD/month | largest items | per GiB served | per million requests |",
-        "| --- | ---: | --- | ---: | ---: |",
+        "| stack group | region | at rest, USD/month | largest items | per GiB served | per million requests |",
+        "| --- | --- | ---: | --- | ---: | ---: |",
     ]
-    for name, templates in groups.items():
-        items = [line for template in templates for line in price(template, prices)]
-        merged: dict[str, float] = {}
-        for line in items:
-            merged[line.what] = merged.get(line.what, 0.0) + line.monthly_usd
+    notes: dict[str, dict[str, str]] = {}
+    for name, group in groups.items():
+        prices = load_prices(group.region, path)
+        notes[group.region] = borrowed(group.region, path)
+        merged = at_rest(group, prices)
         top = ", ".join(f"{what} {usd:.2f}" for what, usd in sorted(merged.items(), key=lambda i: -i[1])[:4])
-        serves = any(r["Type"] == "AWS::ECS::Service" for t in templates for r in t.get("Resources", {}).values())
-        per_gib, per_million = traffic(templates, prices)
-        served = f"{per_gib:.3f} | {per_million:.2f}" if serves else "— | —"
-        lines.append(f"| {name} | {sum(merged.values()):.2f} | {top} | {served} |")
-    lines.append(f"\nList prices of {prices['region']}, read {prices['date']} (devtools/prices.toml); at rest = no "
-                 "downloads, minimum task count, before CloudWatch Logs and S3 storage by volume.")  # fmt: skip
+        resources = [r for t in group.templates for r in t.get("Resources", {}).values()]
+        per_gib, per_million = traffic(group.templates, prices)
+        served = (
+            f"{per_gib:.3f} | {per_million:.2f}"
+            if any(r["Type"] == "AWS::ECS::Service" for r in resources)
+            else "— | —"
+        )
+        lines.append(f"| {name} | {group.region} | {sum(merged.values()):.2f} | {top} | {served} |")
+    lines.append(
+        "\nList prices of each stage's region, each with its source and date in devtools/prices.toml; at rest = no "
+        "downloads, minimum task count, before CloudWatch Logs and S3 storage by volume."
+    )
+    for region, names in sorted(notes.items()):
+        if names:
+            lines.append(f"Not yet read for {region}, the us-east-1 figure: {', '.join(sorted(names))}.")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prices", type=Path, default=PRICES)
-    parser.add_argument("--assembly", type=Path, help="an existing cdk.out (default: synthesize cdk.json's app)")
+    parser.add_argument("--assembly", type=Path, help="an existing cdk.out (default: synthesize into .local/cost)")
     parser.add_argument("--markdown", action="store_true", help="only the table (what the README carries)")
     args = parser.parse_args(argv)
-    prices = load_prices(args.prices)
-    with tempfile.TemporaryDirectory(prefix="cost-") as tmp:
-        outdir = args.assembly or synthesize(Path(tmp))
-        print(table(stage_templates(outdir), prices))
+    try:
+        print(table(stage_templates(args.assembly or synthesize()), args.prices))
+    except NoPricesError as error:
+        print(error, file=sys.stderr)
+        return 1
     return 0
 
 

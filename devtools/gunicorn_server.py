@@ -25,6 +25,7 @@ from pathlib import Path
 
 import psutil
 
+from devtools.lifetime import die_with_parent
 from devtools.seaweed import free_ports
 from download_service import contract
 
@@ -100,6 +101,7 @@ class GunicornServer:
                 # SIGTERM (graceful). Measured with `make run`: SIGINT to the whole group left one worker waiting
                 # out graceful_timeout (25 s, then SIGKILL); SIGTERM from the parent stops everything in seconds.
                 process_group=0,
+                preexec_fn=die_with_parent(),  # a SIGKILLed runner leaves no gunicorn behind
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

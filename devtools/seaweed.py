@@ -21,6 +21,7 @@ import urllib.request
 from pathlib import Path
 
 from devtools.certificates import LoopbackTLS, loopback_tls
+from devtools.lifetime import die_with_parent
 
 _PORT_FLAGS = (
     "master.port",
@@ -141,6 +142,7 @@ class SeaweedS3:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=die_with_parent(),  # a SIGKILLed runner leaves no SeaweedFS behind
             env=env,
         )
         log.close()

@@ -3,7 +3,7 @@
 #   podman buildah debootstrap runc slirp4netns  tests/container build and run the image with podman (they fail,
 #       never skip, without an engine); runc because crun 1.8 starts nothing on the dev/CI VMs
 #       (devtools/containers.conf), slirp4netns for the tests' network mode (podman only recommends it);
-#   nodejs npm  aws-cdk-lib runs on jsii (node) in the infra and log-metric tests; npm installs the pinned CDK CLI.
+#   nodejs npm  npm installs the pinned Node.js LTS and CDK CLI (package.json); jsii runs that node, not this one.
 # Missing ones are installed with apt-get as root or with passwordless sudo; otherwise this prints ONE line naming
 # what to install and exits 1, before any test runs. Nothing missing: silent, exit 0.
 set -euo pipefail

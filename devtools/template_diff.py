@@ -43,7 +43,6 @@ def synthesize(tree: Path, outdir: Path, context_file: Path | None) -> dict[str,
         "CDK_CONTEXT_JSON": json.dumps(context_for(tree, context_file)),
         "CDK_OUTDIR": str(outdir),
         "PYTHONPATH": f"{tree / 'src'}:{tree}",
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
     done = subprocess.run(
         [sys.executable, str(tree / "app.py")], cwd=tree, env=env, capture_output=True, text=True, timeout=600

@@ -72,4 +72,12 @@ def load_pipeline(raw: Any, stages: Mapping[str, StageConfig]) -> PipelineConfig
     for name in config.stages:
         if name not in stages:
             raise ConfigError("pipeline.stages", f"{name!r} is not a stage in `stages` ({', '.join(stages)})")
+        region = stages[name].region
+        if region != config.region:
+            # CDK Pipelines would add a support stack with a replication bucket per other region: not set up here.
+            raise ConfigError(
+                "pipeline.connection_arn",
+                f"the pipeline runs in {config.region} (its connection's region) but stage {name!r} is in {region}: "
+                f"use a connection in {region}, or keep the stage in {config.region}",
+            )
     return config

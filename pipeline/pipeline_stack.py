@@ -38,7 +38,8 @@ CDK_ASSETS_VERSION = "4.7.3"
 #: The manual approval's action name, in the pipeline stage `conditions.approval_stage_name(<promoted stage>)`.
 APPROVAL_ACTION = "Approve"
 #: aws/codebuild/standard:8.0 (Ubuntu 24.04) offers the runtime versions buildspec.yml asks for: python 3.12 and
-#: nodejs 22 (standard:7.0 stops at nodejs 20, which jsii no longer supports since 2026-10-30).
+#: nodejs 24, the LTS package.json pins (its runtimes.yml lists nodejs 24 and 22:
+#: https://github.com/aws/aws-codebuild-docker-images/blob/master/ubuntu/standard/8.0/runtimes.yml).
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_8_0
 #: The gates (buildspec.yml: lint, every test suite with real gunicorn and SeaweedFS, scanners, synth) on the
 #: pipeline and on pull requests: 4 vCPUs / 7 GB rather than the default 2 / 3 GB.

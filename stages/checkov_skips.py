@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from .common import checkov, framework
 from .common.retention import LOG_GROUP_KMS_REASON, stage_log_group
+from .service import NO_CONTAINER_INSIGHTS
 
 if TYPE_CHECKING:
     from .stage import ServiceStage
@@ -60,6 +61,8 @@ def apply(stage: ServiceStage) -> None:
         checkov.skip_all(edge.routing.test_listener, dict.fromkeys(HTTP_CHECKS, TEST_LISTENER_HTTP))
     if stateless.release_hook is not None:
         checkov.skip_all(stateless.release_hook.function, RELEASE_HOOK)
+    if not stage.config.tasks.container_insights:
+        checkov.skip(stateless.service.cluster, "CKV_AWS_65", NO_CONTAINER_INSIGHTS)
     if stateless.waf is not None:  # its group is named aws-waf-logs-* (WAF's rule), so not a stage_log_group
         checkov.skip(stateless.waf.log_group, "CKV_AWS_158", LOG_GROUP_KMS_REASON)
     for stack in (stage.stateful, stateless):

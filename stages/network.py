@@ -26,7 +26,8 @@ def ecr_layer_bucket_arn(region: str) -> str:
 
 
 class Network(Construct):
-    """VPC over the configured 2 AZs, no NAT gateway, flow logs, S3 gateway + ECR/Logs interface endpoints.
+    """VPC over the configured 2 AZs, no NAT gateway, flow logs, S3 gateway + ECR/Logs interface endpoints (in
+    `config.endpoint_azs` of the AZs).
 
     The interface endpoints admit HTTPS only from security groups passed to `admit`; the S3 gateway endpoint's
     policy allows reads of the files bucket and the ECR layer bucket and nothing else.
@@ -93,11 +94,15 @@ class Network(Construct):
             description="VPC interface endpoints: HTTPS from the service tasks only",
             allow_all_outbound=False,
         )
+        # In `endpoint_azs` of the two AZs: private DNS answers with the interfaces that exist, so a task in the
+        # other AZ reaches them across the zone boundary (https://docs.aws.amazon.com/vpc/latest/privatelink/
+        # privatelink-access-aws-services.html: "we recommend ... one subnet per Availability Zone" for resilience).
+        endpoint_subnets = ec2.SubnetSelection(subnets=self.vpc.isolated_subnets[: config.endpoint_azs])
         self.interface_endpoints = {
             name: self.vpc.add_interface_endpoint(
                 name,
                 service=service,
-                subnets=self.task_subnets,
+                subnets=endpoint_subnets,
                 private_dns_enabled=True,
                 open=False,
                 security_groups=[self.endpoint_security_group],

@@ -19,11 +19,16 @@ from constructs import Construct
 from .canary import CANARY_KEY, canary_sha256
 from .common import nag
 from .common.buckets import private_bucket
+from .config import ProbeConfig
 from .release_hook import CODE_EXCLUDES, IGNORE_MODE, REPO_ROOT
 
-#: The newest Python runtime of Synthetics in aws-cdk-lib 2.275; the probe needs no browser, only the stdlib.
-RUNTIME = synthetics.Runtime.SYNTHETICS_PYTHON_SELENIUM_7_0
-EVERY = Duration.minutes(5)
+#: The newest Python runtime of Synthetics (Python 3.12, the image's minor), by its string name: aws-cdk-lib's enum
+#: stops at 7.0, and CreateCanary refuses a deprecated runtime. The list and the support policy:
+#: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Synthetics_Library_python_selenium.html
+#: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Synthetics_Runtime_Support_Policy.html
+#: The probe needs no browser, only the stdlib.
+RUNTIME_NAME = "syn-python-selenium-14.0"
+RUNTIME = synthetics.Runtime(RUNTIME_NAME, synthetics.RuntimeFamily.PYTHON)
 #: Synthetics loads a Python canary's handler from python/<file>.py: this file re-exports canary.probe.handler.
 ENTRY_MODULE = "probe_entry"
 
@@ -62,9 +67,11 @@ def _probe_reason(finding: str, actions: list[str]) -> str:
 class Probe(Construct):
     """`canary` checks `url` every `every`; its run artifacts (logs, reports) expire after a month."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, url: str, log_bucket: s3.IBucket) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, url: str, log_bucket: s3.IBucket, config: ProbeConfig
+    ) -> None:
         super().__init__(scope, construct_id)
-        self.every = EVERY
+        self.every = Duration.minutes(config.every_minutes)
         self.artifacts = private_bucket(
             self,
             "Artifacts",

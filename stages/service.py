@@ -31,6 +31,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 #: image or Dockerfile change can never make the task run as root.
 CONTAINER_USER = "10001:10001"
 
+NO_CONTAINER_INSIGHTS = (
+    "Off by cdk.json (container_insights: a lean non-production stage): monitoring reads the task count from the "
+    "target groups' healthy hosts and CPU and memory from AWS/ECS, which need no Container Insights."
+)
+
 #: Never hashed into the image asset, whatever .dockerignore says (it allowlists anyway: belt and braces).
 ASSET_EXCLUDES = [".venv", "node_modules", "cdk.out", ".git", ".local", "tests", "**/__pycache__"]
 
@@ -62,9 +67,16 @@ class Service(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
 
+        insights = ecs.ContainerInsights.ENABLED if tasks.container_insights else ecs.ContainerInsights.DISABLED
         self.cluster = ecs.Cluster(
-            self, "Cluster", vpc=network.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED
+            self,
+            "Cluster",
+            vpc=network.vpc,
+            container_insights_v2=insights,
+            enable_fargate_capacity_providers=tasks.capacity == "spot",
         )
+        if not tasks.container_insights:
+            nag.acknowledge(self.cluster, "AwsSolutions-ECS4", NO_CONTAINER_INSIGHTS)
         self.log_group = stage_log_group(self, "Logs", logs)
 
         self.task_definition = ecs.FargateTaskDefinition(
@@ -177,13 +189,20 @@ class Service(Construct):
             security_groups=[self.security_group],
             assign_public_ip=False,
             # No desired_count: every deployment would reset it and undo autoscaling. The scalable target's
-            # min_capacity (>= 2) holds the floor.
+            # min_capacity (min_tasks) holds the floor.
             min_healthy_percent=100,
             max_healthy_percent=200,
             health_check_grace_period=Duration.seconds(60),
             availability_zone_rebalancing=ecs.AvailabilityZoneRebalancing.ENABLED,
             propagate_tags=ecs.PropagatedTagSource.SERVICE,
             enable_execute_command=False,
+            # Spot: ECS sends SIGTERM two minutes before reclaiming a task and starts a replacement; gunicorn drains
+            # within ECS_STOP_TIMEOUT_S. https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html
+            capacity_provider_strategies=(
+                [ecs.CapacityProviderStrategy(capacity_provider="FARGATE_SPOT", weight=1)]
+                if tasks.capacity == "spot"
+                else None
+            ),
             **release.deployment_props(deployment),
         )
         release.attach(self.service, self.container, target_group, routing, hook)

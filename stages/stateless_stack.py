@@ -91,7 +91,7 @@ class StatelessStack(Stack):
                 load_balancer=self.edge.load_balancer,
             )
         self.service_url_output = CfnOutput(self, "ServiceUrl", value=self.edge.url, description="Service base URL")
-        self.probe = Probe(self, "Probe", url=self.edge.url, log_bucket=log_bucket)
+        self.probe = Probe(self, "Probe", url=self.edge.url, log_bucket=log_bucket, config=config.probe)
         self.monitoring = Monitoring(
             self,
             "Monitoring",

@@ -56,7 +56,10 @@ def create_app(settings: Settings | None = None, clients: S3Clients | None = Non
 
     @app.get("/", provide_automatic_options=False)
     def index():
-        return {"service": contract.SERVICE_NAME, "version": settings.version}
+        # The version changes with every release: a cache must never show the previous one during a rollout.
+        response = jsonify(service=contract.SERVICE_NAME, version=settings.version)
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @app.get(contract.HEALTH_PATH, provide_automatic_options=False)
     def health():

@@ -49,6 +49,7 @@ from .sections import (
     HostedZone,
     LogsConfig,
     NetworkConfig,
+    ProbeConfig,
     ServiceConfig,
     TasksConfig,
 )
@@ -60,6 +61,10 @@ ACCOUNT = re.compile(r"^\d{12}$")
 REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 _MAX_BUCKET_NAME = 63  # S3's limit
+#: What `"lean": true` sets for a non-production stage (any of them can still be set in its own entry): one task on
+#: Fargate Spot, interface endpoints in one AZ, the probe every 15 minutes, no Container Insights. docs/operations.md
+#: says what each gives up; `make cost` shows what each saves.
+LEAN = {"min_tasks": 1, "capacity": "spot", "endpoint_azs": 1, "probe_every_minutes": 15, "container_insights": False}
 
 
 def metrics_namespace(stage: str) -> str:
@@ -84,8 +89,11 @@ class StageConfig:
     availability_zones: tuple[str, ...] = field(default=(), metadata=string_list())
     #: Deletion protection on the ALB; None follows `production`.
     deletion_protection: bool | None = field(default=None, metadata=boolean())
+    #: The LEAN defaults (non-production only).
+    lean: bool = field(default=False, metadata=boolean())
     network: NetworkConfig = field(default_factory=NetworkConfig, metadata=section())
     tasks: TasksConfig = field(default_factory=TasksConfig, metadata=section())
+    probe: ProbeConfig = field(default_factory=ProbeConfig, metadata=section())
     service: ServiceConfig = field(default_factory=ServiceConfig, metadata=section())
     domain: DomainConfig = field(default_factory=DomainConfig, metadata=section())
     logs: LogsConfig = field(default_factory=LogsConfig, metadata=section())
@@ -125,6 +133,19 @@ class StageConfig:
             )
         if self.production and not self.domain.https:
             raise ConfigError(path("domain_name"), "required when production is true (prod serves HTTPS only)")
+        if self.production:
+            self._full_footprint(path)
+
+    def _full_footprint(self, path: Any) -> None:
+        """Production keeps two AZs, two tasks at least, on-demand capacity (docs/operations.md)."""
+        if self.lean:
+            raise ConfigError(path("lean"), "only for non-production stages")
+        if self.tasks.min_tasks < 2:
+            raise ConfigError(path("min_tasks"), "at least 2 in production (one task per availability zone)")
+        if self.tasks.capacity != "on_demand":
+            raise ConfigError(path("capacity"), "production runs on on_demand capacity (Spot may stop tasks)")
+        if self.network.endpoint_azs != 2:
+            raise ConfigError(path("endpoint_azs"), "2 in production (one AZ's failure must not stop image pulls)")
 
 
 _STAGE_KEYS = keys_of(StageConfig)
@@ -138,6 +159,8 @@ def load_stage(name: str, defaults: Mapping[str, Any], raw: Any) -> StageConfig:
     no_unknown_keys(defaults, _STAGE_KEYS, "defaults.")
     no_unknown_keys(own, _STAGE_KEYS, f"stages.{name}.")
     merged = {**defaults, **own}
+    if merged.get("lean") is True:
+        merged = {**LEAN, **merged}
 
     def path(key: str) -> str:
         # Name the place the user has to edit: the stage's own entry, or the shared defaults it inherited.
@@ -188,6 +211,7 @@ __all__ = [
     "CDK_JSON",
     "CONTEXT_KEY",
     "FARGATE_MEMORY_MIB",
+    "LEAN",
     "LOG_RETENTION_DAYS",
     "AlarmsConfig",
     "BudgetConfig",
@@ -198,6 +222,7 @@ __all__ = [
     "HostedZone",
     "LogsConfig",
     "NetworkConfig",
+    "ProbeConfig",
     "ServiceConfig",
     "StageConfig",
     "TasksConfig",

@@ -11,7 +11,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-from .reader import ConfigError, Path, derived, integer, nested, number, text
+from .reader import ConfigError, Path, boolean, derived, integer, nested, number, text
 
 #: CloudWatch Logs accepts only these retention periods (days); mapped to aws_logs.RetentionDays in the stacks.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
@@ -41,8 +41,13 @@ class NetworkConfig:
     """The stage's VPC (stages/network.py)."""
 
     vpc_cidr: str = field(default="10.0.0.0/16", metadata=text())
+    #: Availability zones the interface endpoints (ECR, Logs) have a network interface in: each costs per AZ-hour.
+    #: 1 outside production: tasks in the other AZ reach it across the zone boundary; if that AZ fails, so do pulls.
+    endpoint_azs: int = field(default=2, metadata=integer())
 
     def validate(self, path: Path) -> None:
+        if self.endpoint_azs not in (1, 2):
+            raise ConfigError(path("endpoint_azs"), "1 or 2 (the VPC spans two availability zones)")
         try:
             network = ipaddress.IPv4Network(self.vpc_cidr)
         except ValueError:
@@ -51,9 +56,13 @@ class NetworkConfig:
             raise ConfigError(path("vpc_cidr"), "use a /16 to /22 block (4 subnets of /24 must fit)")
 
 
+CAPACITIES = ("on_demand", "spot")
+
+
 @dataclass(frozen=True)
 class TasksConfig:
-    """Task size and scaling (stages/service.py): Fargate cpu/memory, the task count range, the request target."""
+    """Task size and scaling (stages/service.py): Fargate cpu/memory, the task count range, the request target,
+    the capacity they run on (Fargate or Fargate Spot) and whether the cluster has Container Insights."""
 
     cpu: int = field(default=512, metadata=integer())
     memory_mib: int = field(default=1024, metadata=integer())
@@ -63,6 +72,11 @@ class TasksConfig:
     #: task of the default size at the CPU target, derived by stages/capacity.py from measured CPU per request
     #: (tests/infra/test_capacity.py keeps the two equal).
     requests_per_target: int = field(default=4000, metadata=integer())
+    #: "spot": Fargate Spot, which may stop a task with two minutes' notice (non-production only).
+    capacity: str = field(default="on_demand", metadata=text())
+    #: ECS/ContainerInsights metrics (task counts, per-task CPU and memory) at a price per metric; without them the
+    #: task count is read from the target groups' healthy hosts (stages/monitoring/segments.py).
+    container_insights: bool = field(default=True, metadata=boolean())
 
     def validate(self, path: Path) -> None:
         if self.cpu not in FARGATE_MEMORY_MIB:
@@ -73,12 +87,25 @@ class TasksConfig:
             raise ConfigError(
                 path("memory_mib"), f"{self.memory_mib} is not valid with cpu {self.cpu} ({allowed[0]}-{allowed[-1]})"
             )
-        if self.min_tasks < 2:
-            raise ConfigError(path("min_tasks"), "at least 2 (one task per availability zone)")
+        if self.min_tasks < 1:
+            raise ConfigError(path("min_tasks"), "at least 1")
+        if self.capacity not in CAPACITIES:
+            raise ConfigError(path("capacity"), f"one of {', '.join(CAPACITIES)}")
         if self.max_tasks < self.min_tasks:
             raise ConfigError(path("max_tasks"), f"must be >= min_tasks ({self.min_tasks})")
         if self.requests_per_target < 1:
             raise ConfigError(path("requests_per_target"), "must be a positive number of requests per minute")
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """The synthetic probe (stages/probe.py): how often it runs; each run is billed."""
+
+    every_minutes: int = field(default=5, metadata=integer(key="probe_every_minutes"))
+
+    def validate(self, path: Path) -> None:
+        if not 1 <= self.every_minutes <= 60:
+            raise ConfigError(path("probe_every_minutes"), "minutes between 1 and 60 (a Synthetics rate schedule)")
 
 
 @dataclass(frozen=True)
@@ -196,6 +223,7 @@ __all__ = [
     "HostedZone",
     "LogsConfig",
     "NetworkConfig",
+    "ProbeConfig",
     "ServiceConfig",
     "TasksConfig",
 ]

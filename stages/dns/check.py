@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from ..config import CONTEXT_KEY, DomainConfig, cdk_json_context, load_stages
+from ..config import CONTEXT_KEY, ConfigError, DomainConfig, cdk_json_context, load_stages
 
 DOH_URL = "https://dns.google/resolve"
 
@@ -76,10 +76,16 @@ def _norm(name: str) -> str:
 
 
 def main(argv: list[str]) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     if len(argv) != 1:
         print("usage: python -m stages.dns.check <stage>", file=sys.stderr)
         return 2
-    stages = load_stages(cdk_json_context()[CONTEXT_KEY])
+    try:
+        stages = load_stages(cdk_json_context()[CONTEXT_KEY])
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
     if argv[0] not in stages:
         print(f"unknown stage {argv[0]!r} (cdk.json has: {', '.join(stages)})", file=sys.stderr)
         return 2
@@ -87,6 +93,12 @@ def main(argv: list[str]) -> int:
         print(check(argv[0], stages[argv[0]].domain))
     except NotDelegatedError as error:
         print(f"NOT DELEGATED: {error}", file=sys.stderr)
+        return 1
+    except (BotoCoreError, ClientError) as error:  # no credentials, access denied, no such zone: botocore says which
+        print(f"check-dns {argv[0]}: Route 53: {error} (needs credentials of the stage's account)", file=sys.stderr)
+        return 1
+    except OSError as error:  # urllib's URLError and timeouts: public DNS could not be asked
+        print(f"check-dns {argv[0]}: public DNS ({DOH_URL}) did not answer: {error}", file=sys.stderr)
         return 1
     return 0
 

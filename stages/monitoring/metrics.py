@@ -64,15 +64,26 @@ def five_xx_rate(
 
 def unhealthy_hosts(target_groups: TargetGroups) -> cloudwatch.IMetric:
     """Unhealthy targets over every target group (a progressive release's tasks may be in either)."""
+    return _over_groups(target_groups, "unhealthy", "Maximum", "Unhealthy")
+
+
+def healthy_hosts(target_groups: TargetGroups) -> cloudwatch.IMetric:
+    """Healthy targets over every target group, each group's lowest in the minute: the tasks that serve, read from
+    the load balancer (AWS/ApplicationELB publishes it whatever the cluster's Container Insights setting)."""
+    return _over_groups(target_groups, "healthy", "Minimum", "Healthy targets")
+
+
+def _over_groups(target_groups: TargetGroups, kind: str, statistic: str, label: str) -> cloudwatch.IMetric:
+    def metric(group: elbv2.IApplicationTargetGroup, **props: str) -> cloudwatch.Metric:
+        count = group.metrics.healthy_host_count if kind == "healthy" else group.metrics.unhealthy_host_count
+        return count(period=MINUTE, statistic=statistic, **props)
+
     if len(target_groups) == 1:
-        return target_groups[0].metrics.unhealthy_host_count(period=MINUTE, statistic="Maximum", label="Unhealthy")
+        return metric(target_groups[0], label=label)
     return cloudwatch.MathExpression(
-        expression=" + ".join(f"FILL(unhealthy{index}, 0)" for index in range(len(target_groups))),
-        using_metrics={
-            f"unhealthy{index}": group.metrics.unhealthy_host_count(period=MINUTE, statistic="Maximum")
-            for index, group in enumerate(target_groups)
-        },
-        label="Unhealthy",
+        expression=" + ".join(f"FILL({kind}{index}, 0)" for index in range(len(target_groups))),
+        using_metrics={f"{kind}{index}": metric(group) for index, group in enumerate(target_groups)},
+        label=label,
         period=MINUTE,
     )
 

@@ -21,7 +21,7 @@ from cdk_monitoring_constructs import (
 )
 
 from ..config import AlarmsConfig, TasksConfig
-from .metrics import FIVE_MINUTES, MINUTE, Missing, Op, TargetGroups, five_xx_rate, unhealthy_hosts
+from .metrics import FIVE_MINUTES, MINUTE, Missing, Op, TargetGroups, five_xx_rate, healthy_hosts, unhealthy_hosts
 
 
 def add_fargate_segment(
@@ -149,7 +149,7 @@ def add_tasks_segment(
     """Task counts (running below min_tasks is critical), unhealthy targets (critical), download slots (a warning
     when tasks run saturated) and the deployment guards."""
     metric_groups = [
-        _task_counts(service, tasks),
+        _task_counts(service, tasks) if tasks.container_insights else _serving_tasks(target_groups, tasks),
         _slots(slots),
         CustomMetricGroup(
             title="Target health",
@@ -210,6 +210,33 @@ def _task_counts(service: ecs.FargateService, tasks: TasksConfig) -> CustomMetri
                         # still reports 0; and the probe and the 5xx alarms see a service that answers nobody.
                         treat_missing_data_override=Missing.NOT_BREACHING,
                         additional_description=f"Fewer running tasks than min_tasks ({tasks.min_tasks})",
+                    )
+                },
+            ),
+        ],
+    )
+
+
+def _serving_tasks(target_groups: TargetGroups, tasks: TasksConfig) -> CustomMetricGroup:
+    """Without Container Insights (a lean stage) there are no task counts: the healthy targets stand in for running
+    tasks, under the same alarm name. A task that runs but fails /health counts as missing here, which the
+    Unhealthy-Targets alarm names too."""
+    return CustomMetricGroup(
+        title="Task count (healthy targets)",
+        metrics=[
+            CustomMetricWithAlarm(
+                alarm_friendly_name="Running",
+                metric=healthy_hosts(target_groups),
+                add_alarm={
+                    "Critical": CustomThreshold(
+                        threshold=tasks.min_tasks,
+                        comparison_operator=Op.LESS_THAN_THRESHOLD,
+                        evaluation_periods=5,
+                        datapoints_to_alarm=5,
+                        # The load balancer publishes the count every minute, 0 included; missing data (a stage
+                        # being created) is not an outage.
+                        treat_missing_data_override=Missing.NOT_BREACHING,
+                        additional_description=f"Fewer healthy targets than min_tasks ({tasks.min_tasks})",
                     )
                 },
             ),

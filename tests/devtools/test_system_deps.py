@@ -40,8 +40,9 @@ def stubs() -> Iterator[Path]:
     """An empty directory to be the whole PATH; owned by the user the script runs as (nobody, when tests run as
     root, so that the script sees a user without root)."""
     with tempfile.TemporaryDirectory(prefix="system-deps-") as folder:
-        path = Path(folder)
-        path.chmod(0o755)
+        Path(folder).chmod(0o755)  # the copy of the script lives here, beside the PATH folder
+        path = Path(folder) / "bin"
+        path.mkdir(mode=0o755)
         if os.geteuid() == 0:
             os.chown(path, NOBODY, NOBODY)
         yield path
@@ -53,9 +54,14 @@ def stub(folder: Path, name: str, text: str = "#!/bin/sh\n") -> None:
 
 
 def run_script(path: Path) -> subprocess.CompletedProcess:
+    """The script as nobody (when tests run as root), from a copy beside the stubs: the checkout itself may sit
+    under a directory nobody cannot enter (a clone in root's home, mode 0700)."""
     as_user = {"user": NOBODY, "group": NOBODY, "extra_groups": []} if os.geteuid() == 0 else {}
+    script = path.parent / f"{path.name}.sh"
+    shutil.copyfile(SCRIPT, script)
+    script.chmod(0o755)
     return subprocess.run(
-        ["/bin/bash", str(SCRIPT)],
+        ["/bin/bash", str(script)],
         env={"PATH": str(path), "HOME": str(path)},
         capture_output=True,
         text=True,

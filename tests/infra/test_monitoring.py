@@ -80,11 +80,14 @@ def test_dashboard_shows_every_listed_metric(synth: Synth, stage: str) -> None:
     _, template = _stage(synth, stage)
     metrics = {(ns, name, stat) for ns, name, stat, _ in _dashboard_metrics(template)}
     ecs, insights, alb = "AWS/ECS", "ECS/ContainerInsights", "AWS/ApplicationELB"
-    expected = {
-        # running / desired / pending tasks (Container Insights)
-        (insights, "RunningTaskCount", "Average"),
-        (insights, "DesiredTaskCount", "Average"),
-        (insights, "PendingTaskCount", "Average"),
+    counts = {(insights, "DesiredTaskCount", "Average"), (insights, "PendingTaskCount", "Average")}
+    if synth.built.config.stages[stage].tasks.container_insights:
+        expected = counts  # running / desired / pending tasks (Container Insights)
+    else:  # a lean stage: the healthy targets stand in for the task count
+        expected = {(alb, "HealthyHostCount", "Minimum")}
+        assert not counts & metrics
+    expected |= {
+        (insights, "RunningTaskCount", "Average"),  # the library's Task Health widget draws it either way
         # CPU and memory, average and max (p100)
         (ecs, "CPUUtilization", "Average"),
         (ecs, "CPUUtilization", "p100"),
@@ -266,9 +269,10 @@ def test_five_xx_rate_counts_server_errors_and_the_load_balancers_own_not_refusa
     assert not [m for m in inputs.values() if m["MetricName"] == "HTTPCode_Target_5XX_Count"]
 
 
-def test_running_tasks_alarm_does_not_read_missing_data_as_an_outage(dev_stateless: Template) -> None:
-    """Container Insights has no data for a service it has not seen yet: a new stage's first minutes."""
-    running = _alarms(dev_stateless)["download-service-dev-Tasks-Running-Critical"]
+def test_running_tasks_alarm_does_not_read_missing_data_as_an_outage(prod_stateless: Template) -> None:
+    """Container Insights has no data for a service it has not seen yet: a new stage's first minutes. (A lean
+    stage's alarm reads healthy targets instead: tests/infra/test_lean.py.)"""
+    running = _alarms(prod_stateless)["download-service-prod-Tasks-Running-Critical"]
     assert _single_metric(running) == ("ECS/ContainerInsights", "RunningTaskCount", "Average", 60)
     assert running["TreatMissingData"] == "notBreaching"
 
@@ -288,10 +292,11 @@ def test_a_fresh_stage_is_not_critical_no_critical_alarm_reads_missing_data_as_f
     assert breaching == []
 
 
-def test_a_silent_probe_is_a_warning_of_its_own(dev_stateless: Template) -> None:
+def test_a_silent_probe_is_a_warning_of_its_own(synth: Synth, dev_stateless: Template) -> None:
     alarms = _alarms(dev_stateless)
     silent = alarms["download-service-dev-Probe-Silent-Warning"]
-    assert _single_metric(silent)[1:] == ("SuccessPercent", "SampleCount", 300)
+    every = 60 * synth.built.config.stages["dev"].probe.every_minutes  # one period per run
+    assert _single_metric(silent)[1:] == ("SuccessPercent", "SampleCount", every)
     assert (silent["Threshold"], silent["ComparisonOperator"]) == (1, "LessThanThreshold")
     assert silent["TreatMissingData"] == "breaching"  # no run at all is what it is for
     assert (silent["EvaluationPeriods"], silent["DatapointsToAlarm"]) == (3, 3)

@@ -161,8 +161,8 @@ def test_synth_step_runs_buildspec_yml(pipeline_template: Template, synth: Synth
     assert spec["artifacts"]["base-directory"] == "cdk.out"
     env = _project(pipeline_template, action)["Environment"]
     assert {v["Name"]: v["Value"] for v in env["EnvironmentVariables"]} == raw["env"]["variables"]
-    assert env["Image"].startswith("aws/codebuild/standard:8.0")  # nodejs 22: jsii's supported range
-    assert raw["phases"]["install"]["runtime-versions"] == {"python": "3.12", "nodejs": "22"}
+    assert env["Image"].startswith("aws/codebuild/standard:8.0")  # nodejs 24 (the pinned LTS) and python 3.12
+    assert raw["phases"]["install"]["runtime-versions"] == {"python": "3.12", "nodejs": "24"}
     assert env["ComputeType"] == "BUILD_GENERAL1_MEDIUM"  # the gates run gunicorn, SeaweedFS and many synths
     # the gates the issue asks for are all in there, as Make targets
     assert {"make lint", "make test-ci", "make scan", "make synth"} <= set(raw["phases"]["build"]["commands"])
@@ -404,9 +404,9 @@ def test_bad_pipeline_config_is_one_line_naming_the_field(field: str, value: Any
 
 
 def test_codestar_connections_arns_are_accepted_too() -> None:
-    arn = "arn:aws:codestar-connections:us-east-1:111122223333:connection/0a1b2c3d-0000-4000-8000-123456789abc"
+    arn = "arn:aws:codestar-connections:eu-west-1:111122223333:connection/0a1b2c3d-0000-4000-8000-123456789abc"
     config = load(_config(connection_arn=arn)).pipeline
-    assert (config.account, config.region) == ("111122223333", "us-east-1")
+    assert (config.account, config.region) == ("111122223333", "eu-west-1")
 
 
 def test_unknown_pipeline_field_is_rejected() -> None:

@@ -10,6 +10,7 @@ def test_index_names_service_and_version(make_service):
     response = service.client.get("/")
     assert response.status_code == 200
     assert response.get_json() == {"service": contract.SERVICE_NAME, "version": "1a2b3c"}
+    assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_health_never_calls_s3(service):
