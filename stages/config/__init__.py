@@ -60,6 +60,7 @@ ACCOUNT = re.compile(r"^\d{12}$")
 REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 _MAX_BUCKET_NAME = 63  # S3's limit
+_MAX_LOAD_BALANCER_NAME = 32  # Elastic Load Balancing's limit
 
 
 def metrics_namespace(stage: str) -> str:
@@ -69,6 +70,12 @@ def metrics_namespace(stage: str) -> str:
 
 def files_bucket_name(stage: str, account: str, region: str) -> str:
     return f"{contract.SERVICE_NAME}-{stage}-files-{account}-{region}"
+
+
+def load_balancer_name(stage: str) -> str:
+    """Named, not generated: the name in a load balancer's ARN is the only thing IAM can scope the web ACL
+    association to (wafv2 lists no condition key for load balancers; pipeline/deploy-network-policy.json)."""
+    return f"{contract.SERVICE_NAME}-{stage}"
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,10 @@ class StageConfig:
         return files_bucket_name(self.name, self.account, self.region)
 
     @property
+    def load_balancer_name(self) -> str:
+        return load_balancer_name(self.name)
+
+    @property
     def protect(self) -> bool:
         """Deletion protection on the ALB — defaults to `production`. Data is kept (RETAIN) by `production` alone,
         so a dev stage with a protected ALB can still be torn down completely."""
@@ -122,6 +133,11 @@ class StageConfig:
             raise ConfigError(
                 f"stages.{self.name}",
                 f"the files bucket name {self.files_bucket_name!r} would exceed S3's 63 characters: use a shorter name",
+            )
+        if len(self.load_balancer_name) > _MAX_LOAD_BALANCER_NAME:
+            raise ConfigError(
+                f"stages.{self.name}",
+                f"the load balancer name {self.load_balancer_name!r} would exceed 32 characters: use a shorter name",
             )
         if self.production and not self.domain.https:
             raise ConfigError(path("domain_name"), "required when production is true (prod serves HTTPS only)")

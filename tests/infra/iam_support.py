@@ -8,34 +8,60 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from stages.common.boundary import EXECUTION_POLICY_NAMES, PIPELINE_POLICY_NAMES
+from app import AppConfig, load
+from pipeline import guardrails
+from stages.config import CONTEXT_KEY
 
-from .conftest import Synth
+from .conftest import Synth, cdk_json_context
 from .policy_eval import Request
 from .template_arns import SUFFIX, StackArns
 
-PIPELINE_DIR = Path(__file__).resolve().parents[2] / "pipeline"
-BOUNDARY_FILE = PIPELINE_DIR / "permissions-boundary.json"
+PIPELINE_DIR = guardrails.POLICY_DIR
+BOUNDARY_FILE = guardrails.STAGE_BOUNDARY.path
 #: `cdk bootstrap --cloudformation-execution-policies` of a stage account: these four, one managed policy each.
-EXECUTION_POLICY_FILES = tuple(PIPELINE_DIR / f"{name}-policy.json" for name in EXECUTION_POLICY_NAMES)
+EXECUTION_POLICY_FILES = tuple(g.path for g in guardrails.STAGE_EXECUTION)
 #: The pipeline's own account (the tooling account): these two.
-PIPELINE_POLICY_FILES = tuple(PIPELINE_DIR / f"{name}-policy.json" for name in PIPELINE_POLICY_NAMES)
+PIPELINE_POLICY_FILES = tuple(g.path for g in guardrails.PIPELINE_EXECUTION)
 
 
-def load(path: Path) -> dict[str, Any]:
+def load_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def execution_policies() -> list[dict[str, Any]]:
-    return [load(path) for path in EXECUTION_POLICY_FILES]
+def app_config(context: dict[str, Any] | None = None) -> AppConfig:
+    """cdk.json's configuration (or the given context's)."""
+    return load((context or cdk_json_context())[CONTEXT_KEY])
+
+
+def installed(account: str | None = None, config: AppConfig | None = None) -> guardrails.AccountGuardrails:
+    """The guardrails `make bootstrap` installs in `account` (default: the pipeline's account of cdk.json)."""
+    config = config or app_config()
+    pipeline_account = config.pipeline.account if config.pipeline else None
+    return guardrails.for_account(account or pipeline_account, config.stages.values(), pipeline_account)
+
+
+def execution_policies(account: str | None = None, config: AppConfig | None = None) -> list[dict[str, Any]]:
+    """The four stage execution policies as installed in `account` (default: cdk.json's one account)."""
+    found = installed(account, config)
+    return [found.document(g) for g in guardrails.STAGE_EXECUTION]
 
 
 def pipeline_policies() -> list[dict[str, Any]]:
-    return [load(path) for path in PIPELINE_POLICY_FILES]
+    found = installed()
+    return [found.document(g) for g in guardrails.PIPELINE_EXECUTION]
 
 
 def boundary() -> dict[str, Any]:
-    return load(BOUNDARY_FILE)
+    return load_json(guardrails.STAGE_BOUNDARY.path)
+
+
+def pipeline_boundary() -> dict[str, Any]:
+    return load_json(guardrails.PIPELINE_BOUNDARY.path)
+
+
+def deploy_boundary() -> dict[str, Any]:
+    """The CloudFormation execution role's boundary (`cdk bootstrap --custom-permissions-boundary`)."""
+    return load_json(guardrails.DEPLOY_BOUNDARY.path)
 
 
 def stage_stacks(synth: Synth) -> Iterator[StackArns]:
