@@ -62,7 +62,7 @@ def _probe_reason(finding: str, actions: list[str]) -> str:
 class Probe(Construct):
     """`canary` checks `url` every `EVERY`; its run artifacts (logs, reports) expire after a month."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, url: str, log_bucket: s3.IBucket) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, name: str, url: str, log_bucket: s3.IBucket) -> None:
         super().__init__(scope, construct_id)
         self.artifacts = private_bucket(
             self,
@@ -81,6 +81,7 @@ class Probe(Construct):
         self.canary = synthetics.Canary(
             self,
             "Canary",
+            canary_name=name,
             runtime=RUNTIME,
             test=synthetics.Test.custom(code=code, handler=f"{ENTRY_MODULE}.handler"),
             schedule=synthetics.Schedule.rate(EVERY),

@@ -72,6 +72,18 @@ def files_bucket_name(stage: str, account: str, region: str) -> str:
     return f"{contract.SERVICE_NAME}-{stage}-files-{account}-{region}"
 
 
+#: Synthetics canary names: CDK keeps its generated ones to 21 characters (the canary's function is
+#: cwsyn-<name>-<id>); this prefix plus a load-balancer-sized stage name (15) stays within it.
+PROBE_PREFIX = "dlsvc-"
+
+
+def probe_name(stage: str) -> str:
+    """Named, not generated: Synthetics' CreateCanary takes no resource ARN and canaries cannot be tagged on creation
+    without allowing TagResource on every canary, so the execution policies scope canaries, their functions and
+    layers by this name (pipeline/deploy-compute-policy.json)."""
+    return f"{PROBE_PREFIX}{stage}"
+
+
 def load_balancer_name(stage: str) -> str:
     """Named, not generated: the name in a load balancer's ARN is the only thing IAM can scope the web ACL
     association to (wafv2 lists no condition key for load balancers; pipeline/deploy-network-policy.json)."""
