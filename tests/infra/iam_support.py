@@ -164,8 +164,26 @@ def _managed_calls(stack: StackArns, role_id: str, policy_arn: str) -> list[Requ
     raise ValueError(f"{stack.name}/{role_id}: what does {name} do at run time? Add it to iam_support.py")
 
 
-def runtime_requests(stack: StackArns, role_id: str) -> list[Request]:
-    """Every call the role's policies exist for, on the concrete resources of this stack."""
+#: CDK Pipelines lets the self-mutation project assume "the bootstrap roles" by their tag (any role of the account
+#: tagged aws-cdk:bootstrap-role=<value>): the roles that tag names, by the bootstrap template's role names.
+BOOTSTRAP_ROLE_TAG = "iam:ResourceTag/aws-cdk:bootstrap-role"
+
+
+def _bootstrap_roles(stack: StackArns, resource: str, statement: dict[str, Any]) -> list[str] | None:
+    values = statement.get("Condition", {}).get("ForAnyValue:StringEquals", {}).get(BOOTSTRAP_ROLE_TAG)
+    if values is None:
+        return None
+    account = resource.split(":")[4]
+    return [
+        f"arn:{stack.partition}:iam::{account}:role/cdk-hnb659fds-{value}-role-{account}-{stack.region}"
+        for value in values
+    ]
+
+
+def runtime_requests(stack: StackArns, role_id: str, *, action_patterns: bool = False) -> list[Request]:
+    """Every call the role's policies exist for, on the concrete resources of this stack. A wildcard action
+    (`s3:GetObject*`, as CDK grants them) raises, unless `action_patterns`: then the request names the pattern itself,
+    which a policy allows only if one of its own patterns covers it (`s3:Get*` does, `s3:GetObjectAcl` does not)."""
     requests = []
     for statement in _statements_of(stack, role_id):
         if statement["Effect"] != "Allow":
@@ -174,13 +192,13 @@ def runtime_requests(stack: StackArns, role_id: str) -> list[Request]:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         for action in actions:
-            if "*" in action:
+            if "*" in action and not action_patterns:
                 raise ValueError(f"{stack.name}/{role_id}: expand {action} into the calls it stands for")
             for resource in resources:
                 if resource == "*" and action.startswith("logs:"):
                     targets = _log_groups_of(stack, role_id)
                 else:
-                    targets = [_concrete(resource)]
+                    targets = _bootstrap_roles(stack, resource, statement) or [_concrete(resource)]
                 requests += [Request(action, t, context(stack, t, extra)) for t in targets]
     for policy_arn in stack.resolve(stack.resources[role_id]["Properties"].get("ManagedPolicyArns", [])):
         requests += _managed_calls(stack, role_id, policy_arn)
