@@ -2,10 +2,10 @@
 gets, and each document rendered for it.
 
 Every account gets the execution role's boundary (`deploy-boundary.json`). An account that hosts a stage gets the
-stage boundary and the four stage execution policies; the pipeline's account gets the pipeline boundary and the two
+stage boundary and the five stage execution policies; the pipeline's account gets the pipeline boundary and the two
 pipeline execution policies; the shipped one-account layout gets all of them.
 
-Rendering fills in what only cdk.json knows: the Route 53 statements of `deploy-network-policy.json` name the stages'
+Rendering fills in what only cdk.json knows: the Route 53 statements of `deploy-edge-policy.json` name the stages'
 hosted zones and record names (`HOSTED_ZONE_ID`, `DOMAIN_NAME` in the file); an account whose stages have no domain
 gets no Route 53 write permission at all. Route 53 has no resource tags IAM can evaluate (its hosted zone resource
 type lists no condition keys in the Service Authorization Reference), so the zone id and the record names
@@ -33,7 +33,7 @@ from stages.common.boundary import (
 from stages.config import StageConfig
 
 POLICY_DIR = Path(__file__).resolve().parent
-#: Placeholders in deploy-network-policy.json; a list element holding one becomes one element per stage domain.
+#: Placeholders in deploy-edge-policy.json; a list element holding one becomes one element per stage domain.
 ZONE, DOMAIN = "HOSTED_ZONE_ID", "DOMAIN_NAME"
 
 

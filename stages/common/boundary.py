@@ -27,10 +27,10 @@ PIPELINE_BOUNDARY_POLICY_NAME = "download-service-pipeline-boundary"
 DEPLOY_BOUNDARY_POLICY_NAME = "download-service-deploy-boundary"
 
 #: The CloudFormation execution policies `cdk bootstrap --cloudformation-execution-policies` attaches, one file each
-#: under pipeline/ (split because a managed policy holds at most 6,144 characters).
-EXECUTION_POLICY_NAMES = ("deploy", "deploy-network", "deploy-compute", "deploy-data")
+#: under pipeline/ (split because a managed policy holds at most 6,144 characters, and a role at most 10 of them).
+EXECUTION_POLICY_NAMES = ("deploy", "deploy-network", "deploy-edge", "deploy-compute", "deploy-data")
 
-#: The pipeline's own account (tooling) attaches these instead of, or in a shared account beside, the four above.
+#: The pipeline's own account (tooling) attaches these instead of, or in a shared account beside, the five above.
 PIPELINE_POLICY_NAMES = ("pipeline", "pipeline-delivery")
 
 

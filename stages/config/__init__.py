@@ -86,7 +86,7 @@ def probe_name(stage: str) -> str:
 
 def load_balancer_name(stage: str) -> str:
     """Named, not generated: the name in a load balancer's ARN is the only thing IAM can scope the web ACL
-    association to (wafv2 lists no condition key for load balancers; pipeline/deploy-network-policy.json)."""
+    association to (wafv2 lists no condition key for load balancers; pipeline/deploy-edge-policy.json)."""
     return f"{contract.SERVICE_NAME}-{stage}"
 
 

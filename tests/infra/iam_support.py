@@ -41,7 +41,7 @@ def installed(account: str | None = None, config: AppConfig | None = None) -> gu
 
 
 def execution_policies(account: str | None = None, config: AppConfig | None = None) -> list[dict[str, Any]]:
-    """The four stage execution policies as installed in `account` (default: cdk.json's one account)."""
+    """The five stage execution policies as installed in `account` (default: cdk.json's one account)."""
     found = installed(account, config)
     return [found.document(g) for g in guardrails.STAGE_EXECUTION]
 

@@ -144,7 +144,7 @@ def test_each_policy_fits_a_managed_policy_and_names_no_partition_or_account() -
         assert "arn:aws:" not in text, path.name
         assert not re.search(r"\d{12}", text), path.name
         sids += [s["Sid"] for s in json.loads(text)["Statement"]]
-    assert len(sids) == len(set(sids)), "statement ids are unique across the four policies"
+    assert len(sids) == len(set(sids)), "statement ids are unique across the five policies"
     for document in execution_policies():  # as installed: the Route 53 statements name cdk.json's zones
         assert len(json.dumps(document, separators=(",", ":"))) <= 6144, "over IAM's managed policy limit"
 
