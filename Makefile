@@ -114,7 +114,7 @@ endif
 STAGE ?= sandbox
 STAGE_ID = $(shell printf '%s' '$(STAGE)' | sed 's/./\U&/')
 
-.PHONY: cdk-deps synth test-infra check-dns deploy-sandbox destroy-sandbox deploy-pipeline diagram
+.PHONY: cdk-deps synth test-infra check-dns deploy-sandbox destroy-sandbox deploy-pipeline diagram bootstrap
 PIPELINE_STACK := DownloadServicePipeline
 
 $(NPM_STAMP): package.json package-lock.json
@@ -137,6 +137,13 @@ deploy-sandbox: $(STAMP) $(NPM_STAMP) check-dns ## deploy STAGE (default sandbox
 
 destroy-sandbox: $(STAMP) $(NPM_STAMP) ## delete STAGE's stacks (non-production buckets are emptied and deleted)
 	$(CDK) destroy $(CDK_FLAGS) '$(STAGE_ID)/*'
+
+# One-time set-up (devtools/bootstrap): guardrail policies, cdk bootstrap, registry scanning, for every account and
+# region cdk.json deploys to. PROFILES="ACCOUNT=PROFILE ..." (one account: PROFILES=PROFILE or the default
+# credentials); DRY_RUN=1 prints every AWS call and needs no credentials; CONTEXT=examples/three-accounts.json.
+bootstrap: $(STAMP) $(if $(DRY_RUN),,$(NPM_STAMP)) ## one-time set-up of every account/region (PROFILES=, DRY_RUN=1, CONTEXT=)
+	$(BIN)/python -m devtools.bootstrap $(if $(DRY_RUN),--dry-run) $(addprefix --profile ,$(PROFILES)) \
+	  $(if $(CONTEXT),--context $(CONTEXT))
 
 deploy-pipeline: $(STAMP) $(NPM_STAMP) ## deploy the pipeline stack once; from then on every git push deploys
 	$(CDK) deploy $(CDK_FLAGS) $(PIPELINE_STACK) --require-approval broadening

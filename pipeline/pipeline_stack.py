@@ -8,12 +8,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Annotations, DefaultStackSynthesizer, Duration, PermissionsBoundary, Stack, Tags, pipelines
+from aws_cdk import Annotations, Duration, PermissionsBoundary, Stack, Tags, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from devtools.bootstrap.plan import asset_repository
 from download_service import contract
 from stages.canary import CANARY_KEY, canary_sha256
 from stages.common import framework, keys
@@ -163,9 +164,7 @@ class PipelineStack(Stack):
         config = stage.config
         return image_gate_step(
             input=self.source,
-            repository_name=(
-                f"cdk-{DefaultStackSynthesizer.DEFAULT_QUALIFIER}-container-assets-{config.account}-{config.region}"
-            ),
+            repository_name=asset_repository(config.account, config.region),
             image_tag=stage.stateless.service.image_asset.asset_hash,
             account=config.account,
             region=config.region,
