@@ -1,8 +1,9 @@
 """The guardrail policies of an account created, or moved to this checkout's version, idempotently.
 
-A customer managed policy keeps at most five versions ("A managed policy can have up to five versions":
-https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_managed-versioning.html): before adding a sixth,
-the oldest version that is not the default is deleted. An unchanged document changes nothing.
+A customer managed policy keeps at most five versions ("If the policy has five versions, you must delete an existing
+version using DeletePolicyVersion before you create a new version":
+https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreatePolicyVersion.html): before adding a sixth, the oldest
+version that is not the default is deleted. An unchanged document changes nothing.
 """
 
 from __future__ import annotations

@@ -268,3 +268,14 @@ def test_the_dry_run_prints_every_call_without_credentials_or_network(context: l
     assert any(line.startswith("aws ecr put-registry-scanning-configuration ") for line in lines)
     assert ("aws ecr set-repository-policy" in done.stdout) is bool(context)  # the gate reads dev across accounts
     assert "What is left by hand" in done.stdout
+
+
+def test_the_readme_set_up_is_three_steps() -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("**One-time set-up**", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.splitlines() if line and not line.startswith("#")]
+    assert [c.split()[:2] for c in commands] == [
+        ["aws", "codeconnections"],
+        ["make", "bootstrap"],
+        ["make", "deploy-pipeline"],
+    ]
