@@ -222,3 +222,18 @@ def test_an_account_without_a_domain_gets_no_route53_write_at_all() -> None:
     record = _records("download.example.com")
     assert not _may(DEV, "route53:ChangeResourceRecordSets", f"arn:aws:route53:::hostedzone/{ZONE_ID}", **record)
     assert "route53:ChangeResourceRecordSets" not in str(_guardrails(DEV))
+
+
+@pytest.mark.parametrize("account", [ONE, TOOLING, DEV])
+def test_the_execution_roles_boundary_lets_no_other_role_be_passed(account: str) -> None:
+    """Passing an existing role to a new function is the other way to run code as it: the boundary refuses every
+    role but ours, even with AdministratorAccess beside the execution policies."""
+    administrator = [{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]
+    for role, expected in (
+        ("OrganizationAccountAccessRole", False),
+        (f"cdk-hnb659fds-cfn-exec-role-{account}-eu-west-1", False),
+        ("Prod-Stateless-ServiceTaskTaskRole-X", True),
+        (EVIL, True),
+    ):
+        request = Request("iam:PassRole", _role(account, role), {"aws:PrincipalAccount": account})
+        assert allowed(administrator, request, boundary=deploy_boundary()) is expected, role

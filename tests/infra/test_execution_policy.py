@@ -114,7 +114,7 @@ def test_every_role_the_templates_pass_may_be_passed_to_its_service_only(synth: 
                 assert service, f"{stack.name}: {resource['Type']}.{key} passes a role: to which service?"
                 arn = stack.get_att(logical_id, "Arn")
                 context = {"aws:PrincipalAccount": stack.account, "iam:PassedToService": service}
-                assert allowed(documents, Request("iam:PassRole", arn, context)), (arn, service)
+                assert allowed(documents, Request("iam:PassRole", arn, context), boundary=deploy_boundary()), arn
                 to_ec2 = {**context, "iam:PassedToService": "ec2.amazonaws.com"}
                 assert not allowed(documents, Request("iam:PassRole", arn, to_ec2))
                 passed.add((resource["Type"], key))

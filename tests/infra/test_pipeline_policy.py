@@ -68,7 +68,7 @@ def test_the_roles_the_pipeline_passes_go_to_their_services(pipeline_stack: Stac
             continue
         role = pipeline_stack.resolve(resource["Properties"][key])
         context = {"aws:PrincipalAccount": pipeline_stack.account, "iam:PassedToService": services[resource["Type"]]}
-        assert allowed(documents, Request("iam:PassRole", role, context)), role
+        assert allowed(documents, Request("iam:PassRole", role, context), boundary=deploy_boundary()), role
         if resource["Type"] == "AWS::CodeBuild::Project":
             project = pipeline_stack.arn("codebuild", "project/example")
             tags = {f"aws:RequestTag/{t['Key']}": t["Value"] for t in resource["Properties"]["Tags"]}
