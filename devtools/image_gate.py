@@ -48,8 +48,8 @@ POLL_SECONDS = 10.0
 ACTIONS = ("ecr:DescribeImages", "ecr:DescribeImageScanFindings")
 #: What is missing when a pushed image has no scan at all (the CDK bootstrap's repository does not scan on push).
 NO_SCAN_HINT = (
-    "turn on scanning for the repository, e.g. `aws ecr put-registry-scanning-configuration --scan-type BASIC "
-    '--rules \'[{"scanFrequency":"SCAN_ON_PUSH","repositoryFilters":[{"filter":"REPO","filterType":"WILDCARD"}]}]\'`'
+    "turn on scanning for the repository: `make bootstrap` merges a scan-on-push rule for the CDK asset repositories "
+    "into the registry's scanning configuration (a bare put-registry-scanning-configuration would replace it)"
 )
 
 

@@ -26,7 +26,7 @@ from aws_cdk import aws_kms as kms
 from .framework import own_constructs
 
 #: What CloudFormation's AWS::KMS::Key handlers call on an existing key (the resource schema's create, update,
-#: delete and read permissions, without kms:CreateKey); tests/infra/test_trust.py compares it with the schema.
+#: delete and read permissions, without kms:CreateKey); tests/infra/test_first_deploy.py compares it with the schema.
 KEY_MANAGEMENT = (
     "kms:DescribeKey",
     "kms:DisableKey",

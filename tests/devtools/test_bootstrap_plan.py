@@ -71,7 +71,9 @@ def _scanning(scan_type: str, *rules: dict) -> dict:
 
 
 def test_scanning_is_merged_into_the_registrys_rules_keeping_their_scan_type() -> None:
-    """PutRegistryScanningConfiguration replaces the whole configuration: an existing rule and the scan type stay."""
+    """PutRegistryScanningConfiguration takes the whole configuration, scan type and rules (at most two:
+    https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_PutRegistryScanningConfiguration.html): an existing
+    rule and the scan type stay."""
     theirs = {"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "shop-*", "filterType": "WILDCARD"}]}
     client, stubber = _ecr()
     stubber.add_response("get_registry_scanning_configuration", _scanning("ENHANCED", theirs), {})
@@ -108,7 +110,9 @@ BOOTSTRAP_POLICY = {
 
 
 def test_the_gate_statement_is_merged_into_the_bootstrap_repositorys_policy_once() -> None:
-    """The bootstrap stack's own statements stay; the second run finds ours and changes nothing."""
+    """Another account reads the repository only if its policy admits it
+    (https://docs.aws.amazon.com/AmazonECR/latest/userguide/repository-policy-examples.html): the bootstrap stack's
+    own statements stay, ours is added by its Sid, and the second run finds it and changes nothing."""
     statement = gate_statement(TOOLING, "aws")
     assert statement["Principal"] == {"AWS": f"arn:aws:iam::{TOOLING}:root"}
     assert statement["Condition"]["ArnLike"]["aws:PrincipalArn"].endswith(":role/DownloadServicePipeline-*")

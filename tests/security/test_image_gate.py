@@ -184,7 +184,7 @@ def test_an_image_that_is_never_scanned_says_how_to_turn_scanning_on(ecr, clock,
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 1
     assert out[0].startswith(f"image_gate: NOT JUDGED: no scan of {REPOSITORY}@{DIGEST} after 60 s")
-    assert "put-registry-scanning-configuration" in out[0]
+    assert "make bootstrap" in out[0]
 
 
 @pytest.mark.parametrize(
