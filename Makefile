@@ -126,7 +126,7 @@ endif
 STAGE ?= sandbox
 STAGE_ID = $(shell printf '%s' '$(STAGE)' | sed 's/./\U&/')
 
-.PHONY: cdk-deps node synth test-infra check-dns deploy-sandbox destroy-sandbox deploy-pipeline diagram
+.PHONY: cdk-deps node synth test-infra check-dns deploy-sandbox destroy-sandbox deploy-pipeline diagram bootstrap
 PIPELINE_STACK := DownloadServicePipeline
 
 $(NPM_STAMP): package.json package-lock.json
@@ -161,6 +161,13 @@ deploy-sandbox: $(STAMP) node ## deploy STAGE (default sandbox) from this machin
 destroy-sandbox: $(STAMP) node ## delete STAGE's stacks (default sandbox; non-production buckets are emptied and deleted)
 	$(PREFLIGHT) $@ '$(STAGE)'
 	$(CDK) destroy $(CDK_FLAGS) '$(STAGE_ID)/*'
+
+# One-time set-up (devtools/bootstrap): guardrail policies, cdk bootstrap, registry scanning, for every account and
+# region cdk.json deploys to. PROFILES="ACCOUNT=PROFILE ..." (one account: PROFILES=PROFILE or the default
+# credentials); DRY_RUN=1 prints every AWS call and needs no credentials; CONTEXT=examples/three-accounts.json.
+bootstrap: $(STAMP) $(if $(DRY_RUN),,node) ## one-time set-up of every account/region (PROFILES=, DRY_RUN=1, CONTEXT=)
+	$(BIN)/python -m devtools.bootstrap $(if $(DRY_RUN),--dry-run) $(addprefix --profile ,$(PROFILES)) \
+	  $(if $(CONTEXT),--context $(CONTEXT))
 
 deploy-pipeline: $(STAMP) node ## deploy the pipeline stack once; from then on every git push deploys
 	$(PREFLIGHT) $@

@@ -14,21 +14,22 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # The stages import the service's platform contract (src/download_service/contract.py).
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-from aws_cdk import App, Environment, region_info
-
 from pipeline.config import PipelineConfig, load_pipeline
-from pipeline.pipeline_stack import PIPELINE_STACK_ID, PipelineStack
-from stages import ServiceStage
-from stages.common import nag
 from stages.config import CONTEXT_KEY, ConfigError, StageConfig, load_stages
 from stages.config.reader import mapping, no_unknown_keys
-from stages.dns import DnsStack
 from stages.dns.config import DnsConfig, load_dns
+
+if TYPE_CHECKING:
+    from aws_cdk import App
+
+    from pipeline.pipeline_stack import PipelineStack
+    from stages import ServiceStage
+    from stages.dns import DnsStack
 
 
 @dataclass(frozen=True)
@@ -62,12 +63,20 @@ def load(context: Mapping[str, Any] | None) -> AppConfig:
     return AppConfig(stages=stages, dns=dns, pipeline=pipeline)
 
 
+def known_regions() -> set[str]:
+    """Every region of every partition in the AWS SDK's endpoint data. aws-cdk-lib derives each ARN's partition from
+    the region, and one it does not know fails deep in jsii; botocore lists the same regions (tests/infra/test_config.py
+    keeps the two equal) and reads them without starting the CDK's Node runtime, which `load` must not need."""
+    from botocore.loaders import create_loader
+
+    return {
+        region for partition in create_loader().load_data("endpoints")["partitions"] for region in partition["regions"]
+    }
+
+
 def _known_region(region: str, path: str) -> None:
-    """aws-cdk-lib derives each ARN's partition from the region: one it does not know fails deep in jsii."""
-    if region not in {info.name for info in region_info.RegionInfo.regions}:
-        raise ConfigError(
-            path, f"{region!r} is not a region aws-cdk-lib knows: check its name (aws ec2 describe-regions)"
-        )
+    if region not in known_regions():
+        raise ConfigError(path, f"{region!r} is not a known AWS region: check its name (aws ec2 describe-regions)")
 
 
 @dataclass
@@ -81,12 +90,24 @@ class Built:
 
 def new_app(**kwargs: Any) -> App:
     """The CDK App, without CDK's built-in CloudFormation validation: it costs ~10 s per synth on this machine,
-    and tests/infra runs cfn-lint over every template with a stricter policy (0 errors, 0 warnings but W3005)."""
+    and tests/infra runs cfn-lint over every template with a stricter policy (0 errors, 0 warnings but W3005).
+
+    The CDK is imported here and in `build`, not at the top: `load` (make bootstrap reads the config with it) then
+    runs without starting the CDK's Node runtime."""
+    from aws_cdk import App
+
     return App(builtin_cloud_formation_validation=False, **kwargs)
 
 
 def build(app: App) -> Built:
     """Add every stage of the config in `app`'s context to `app`. Raises ConfigError before creating anything."""
+    from aws_cdk import Environment
+
+    from pipeline.pipeline_stack import PIPELINE_STACK_ID, PipelineStack
+    from stages import ServiceStage
+    from stages.common import nag
+    from stages.dns import DnsStack
+
     config = load(app.node.try_get_context(CONTEXT_KEY))
     nag.add_checks(app)
     built = Built(config=config)

@@ -17,7 +17,9 @@
    A finding is accepted only while the allow-list (devtools/dated_exceptions.py format) has a live entry for its
    CVE id and package; an expired entry is named and no longer applies.
 
-Needs only ecr:DescribeImages and ecr:DescribeImageScanFindings on the repository (pipeline/image_gate.py).
+Needs only ecr:DescribeImages and ecr:DescribeImageScanFindings on the repository (pipeline/image_gate.py); for a
+registry in another account, that repository's policy must admit the caller's account too (`make bootstrap` adds the
+statement). Any AWS error (access denied, no credentials, no region) is one NOT JUDGED line and exit 3.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from devtools import dated_exceptions
 from devtools.scan import EXIT_FINDINGS, EXIT_NOT_AUDITED
 
@@ -40,15 +44,37 @@ SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED",
 FINISHED = {"COMPLETE", "ACTIVE"}
 RUNNING = {"IN_PROGRESS", "PENDING"}
 POLL_SECONDS = 10.0
+#: What the gate calls (pipeline/image_gate.py grants exactly these).
+ACTIONS = ("ecr:DescribeImages", "ecr:DescribeImageScanFindings")
 #: What is missing when a pushed image has no scan at all (the CDK bootstrap's repository does not scan on push).
 NO_SCAN_HINT = (
-    "turn on scanning for the repository, e.g. `aws ecr put-registry-scanning-configuration --scan-type BASIC "
-    '--rules \'[{"scanFrequency":"SCAN_ON_PUSH","repositoryFilters":[{"filter":"REPO","filterType":"WILDCARD"}]}]\'`'
+    "turn on scanning for the repository: `make bootstrap` merges a scan-on-push rule for the CDK asset repositories "
+    "into the registry's scanning configuration (a bare put-registry-scanning-configuration would replace it)"
 )
 
 
 class GateError(RuntimeError):
     """The image could not be judged; the message is the one line to print."""
+
+
+#: The codes ECR answers a call IAM or the repository policy refused with.
+DENIED = {"AccessDenied", "AccessDeniedException"}
+
+
+def aws_failure(error: ClientError | BotoCoreError, repository: str, registry: str | None) -> str:
+    """One line for an AWS error: the call, the code, AWS's message, and for a refusal what admits the caller."""
+    if isinstance(error, BotoCoreError):
+        return f"{repository}: {error}"
+    details = error.response.get("Error", {})
+    code = details.get("Code", "?")
+    line = f"{error.operation_name} on {repository}: {code}: {details.get('Message', '')}".rstrip(": ")
+    if code in DENIED:
+        where = f"registry {registry}" if registry else "this account's registry"
+        line += (
+            f" (the role needs {', '.join(ACTIONS)} on it; for {where} in another account its repository policy must"
+            " admit this one: run `make bootstrap`)"
+        )
+    return line
 
 
 @dataclass(frozen=True)
@@ -193,12 +219,12 @@ def main(
     args = parse_args(argv)
     today = today or dt.datetime.now(dt.UTC).date()
     entries = dated_exceptions.load(args.allow)
-    if ecr is None:
-        import boto3  # only the CLI needs an SDK session; the tests pass a stubbed client
-
-        ecr = boto3.client("ecr", region_name=args.region)
     registry = {"registryId": args.registry_id} if args.registry_id else {}
     try:
+        if ecr is None:
+            import boto3  # only the CLI needs an SDK session; the tests pass a stubbed client
+
+            ecr = boto3.client("ecr", region_name=args.region)
         digest = resolve_digest(ecr, args.repository, args.tag, registry)
         pages = scan_pages(
             ecr, args.repository, digest, registry, wait_seconds=args.wait_seconds, sleep=sleep, clock=clock
@@ -206,6 +232,9 @@ def main(
         found = findings(pages)
     except GateError as error:
         print(f"image_gate: NOT JUDGED: {error}")
+        return EXIT_NOT_AUDITED
+    except (ClientError, BotoCoreError) as error:
+        print(f"image_gate: NOT JUDGED: {aws_failure(error, args.repository, args.registry_id)}")
         return EXIT_NOT_AUDITED
     for notice in dated_exceptions.expiry_notices(entries, today, gate="image_gate"):
         print(notice)

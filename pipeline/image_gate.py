@@ -18,10 +18,10 @@ from aws_cdk import Aws, Duration, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 
+from devtools.image_gate import ACTIONS
+
 from . import buildspec as buildspec_file
 
-#: Exactly what devtools/image_gate.py calls.
-ACTIONS = ("ecr:DescribeImages", "ecr:DescribeImageScanFindings")
 DEFAULT_FAIL_ON = ("CRITICAL",)
 DEFAULT_WAIT = Duration.minutes(15)
 #: Room around the wait for `make venv` (the locked dev requirements) and the calls themselves.

@@ -8,14 +8,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Annotations, DefaultStackSynthesizer, Duration, Stack, pipelines
+from aws_cdk import Annotations, Duration, PermissionsBoundary, Stack, Tags, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from devtools.bootstrap.plan import asset_repository
+from download_service import contract
 from stages.canary import CANARY_KEY, canary_sha256
-from stages.common import framework
+from stages.common import framework, keys
+from stages.common.boundary import PIPELINE_BOUNDARY_POLICY_NAME
 from stages.config import StageConfig
 from stages.stage import ServiceStage
 
@@ -52,7 +55,11 @@ def cdk_cli_version(package_json: Path = REPO_ROOT / "package.json") -> str:
 
 
 class PipelineStack(Stack):
-    """Owns the pipeline and the stages it deploys (`self.stages`, in order)."""
+    """Owns the pipeline and the stages it deploys (`self.stages`, in order).
+
+    Every role of this stack carries the pipeline boundary (stages/common/boundary.py; the stages' roles keep
+    their own), and every resource but its keys the tag `service=download-service`, which the pipeline's
+    execution policy and boundary require of the build projects they may change or start."""
 
     def __init__(
         self,
@@ -63,7 +70,13 @@ class PipelineStack(Stack):
         stages: list[StageConfig],
         **kwargs: Any,
     ) -> None:
-        super().__init__(scope, construct_id, **kwargs)
+        super().__init__(
+            scope,
+            construct_id,
+            permissions_boundary=PermissionsBoundary.from_name(PIPELINE_BOUNDARY_POLICY_NAME),
+            **kwargs,
+        )
+        Tags.of(self).add("service", contract.SERVICE_NAME, exclude_resource_types=keys.UNTAGGED)
         self.config = pipeline_config = config
         stage_configs = stages
         cross_account = any(stage.account != pipeline_config.account for stage in stage_configs)
@@ -155,15 +168,14 @@ class PipelineStack(Stack):
             logging=ArtifactStorage.logging_to(self.storage.pull_request_logs),
         )
         framework.govern(self, ArtifactStorage.log_group)
+        keys.let_cloudformation_manage_keys(self)
         acknowledge_pipeline(self)
 
     def _image_gate(self, stage: ServiceStage) -> pipelines.CodeBuildStep:
         config = stage.config
         return image_gate_step(
             input=self.source,
-            repository_name=(
-                f"cdk-{DefaultStackSynthesizer.DEFAULT_QUALIFIER}-container-assets-{config.account}-{config.region}"
-            ),
+            repository_name=asset_repository(config.account, config.region),
             image_tag=stage.stateless.service.image_asset.asset_hash,
             account=config.account,
             region=config.region,

@@ -77,6 +77,15 @@ class PullRequestValidation(Construct):
             "Triggers.PullRequestBuildPolicy",
             {"RequiresCommentApproval": "ALL_PULL_REQUESTS", "ApproverRoles": list(PR_APPROVER_ROLES)},
         )
-        self.project.add_to_role_policy(
-            iam.PolicyStatement(sid="UseConnection", actions=CONNECTION_ACTIONS, resources=[config.connection_arn])
+        # CodeBuild checks, when CloudFormation creates the project, that its role may use the connection. The role's
+        # default policy refers to the project (its log group) and so comes after it: the connection grant is a
+        # policy of its own that the project waits for (aws-cdk#38504; "Access denied to connection", aws-cdk#31726).
+        self.connection_access = iam.Policy(
+            self,
+            "ConnectionAccess",
+            statements=[
+                iam.PolicyStatement(sid="UseConnection", actions=CONNECTION_ACTIONS, resources=[config.connection_arn])
+            ],
+            roles=[self.project.role],
         )
+        cfn.add_dependency(self.connection_access.node.default_child)

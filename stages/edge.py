@@ -14,7 +14,7 @@ from constructs import Construct
 from download_service import contract
 
 from .common import nag
-from .config import DomainConfig, EdgeConfig
+from .config import DomainConfig, EdgeConfig, load_balancer_name
 from .network import Network
 from .release_routing import ReleaseRouting, add_release_routing, json_response
 
@@ -65,6 +65,7 @@ class Edge(Construct):
             "LoadBalancer",
             vpc=network.vpc,
             vpc_subnets=network.public_subnets,
+            load_balancer_name=load_balancer_name(stage_name),
             internet_facing=True,
             security_group=self.security_group,
             drop_invalid_header_fields=True,

@@ -68,7 +68,7 @@ class Probe(Construct):
     """`canary` checks `url` every `every`; its run artifacts (logs, reports) expire after a month."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, url: str, log_bucket: s3.IBucket, config: ProbeConfig
+        self, scope: Construct, construct_id: str, *, name: str, url: str, log_bucket: s3.IBucket, config: ProbeConfig
     ) -> None:
         super().__init__(scope, construct_id)
         self.every = Duration.minutes(config.every_minutes)
@@ -89,6 +89,7 @@ class Probe(Construct):
         self.canary = synthetics.Canary(
             self,
             "Canary",
+            canary_name=name,
             runtime=RUNTIME,
             test=synthetics.Test.custom(code=code, handler=f"{ENTRY_MODULE}.handler"),
             schedule=synthetics.Schedule.rate(self.every),

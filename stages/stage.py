@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from aws_cdk import Environment, Stage, Tags
+from aws_cdk import Environment, PermissionsBoundary, Stage, Tags
 from constructs import Construct
 
 from download_service import contract
 
 from . import checkov_skips
 from .canary import Canary
-from .common.boundary import STAGE_BOUNDARY
+from .common import keys
+from .common.boundary import BOUNDARY_POLICY_NAME
 from .config import StageConfig
 from .stateful_stack import StatefulStack
 from .stateless_stack import StatelessStack
@@ -27,7 +28,8 @@ class ServiceStage(Stage):
             scope,
             construct_id or config.construct_id,
             env=Environment(account=config.account, region=config.region),
-            permissions_boundary=STAGE_BOUNDARY,  # every IAM role of both stacks (stages/common/boundary.py)
+            # every IAM role of both stacks (stages/common/boundary.py)
+            permissions_boundary=PermissionsBoundary.from_name(BOUNDARY_POLICY_NAME),
         )
         self.config = config
         self.stateful = StatefulStack(
@@ -61,6 +63,8 @@ class ServiceStage(Stage):
             probe.node.add_dependency(self.stateless.edge.alias)
         self.service_url_output = self.stateless.service_url_output
         self.bucket_name_output = self.stateful.bucket_name_output
-        Tags.of(self).add("service", contract.SERVICE_NAME)
-        Tags.of(self).add("stage", config.name)
+        Tags.of(self).add("service", contract.SERVICE_NAME, exclude_resource_types=keys.UNTAGGED)
+        Tags.of(self).add("stage", config.name, exclude_resource_types=keys.UNTAGGED)
+        for stack in (self.stateful, self.stateless):
+            keys.let_cloudformation_manage_keys(stack)
         checkov_skips.apply(self)  # last: it marks resources every construct above has created

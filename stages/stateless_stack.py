@@ -9,7 +9,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from .canary import CANARY_KEY, canary_sha256
-from .config import StageConfig, metrics_namespace
+from .config import StageConfig, metrics_namespace, probe_name
 from .edge import Edge
 from .monitoring import Monitoring
 from .network import Network
@@ -91,7 +91,9 @@ class StatelessStack(Stack):
                 load_balancer=self.edge.load_balancer,
             )
         self.service_url_output = CfnOutput(self, "ServiceUrl", value=self.edge.url, description="Service base URL")
-        self.probe = Probe(self, "Probe", url=self.edge.url, log_bucket=log_bucket, config=config.probe)
+        self.probe = Probe(
+            self, "Probe", name=probe_name(config.name), url=self.edge.url, log_bucket=log_bucket, config=config.probe
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",

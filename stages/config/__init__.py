@@ -65,6 +65,7 @@ _MAX_BUCKET_NAME = 63  # S3's limit
 #: Fargate Spot, interface endpoints in one AZ, the probe every 15 minutes, no Container Insights. docs/operations.md
 #: says what each gives up; `make cost` shows what each saves.
 LEAN = {"min_tasks": 1, "capacity": "spot", "endpoint_azs": 1, "probe_every_minutes": 15, "container_insights": False}
+_MAX_LOAD_BALANCER_NAME = 32  # Elastic Load Balancing's limit
 
 
 def metrics_namespace(stage: str) -> str:
@@ -74,6 +75,24 @@ def metrics_namespace(stage: str) -> str:
 
 def files_bucket_name(stage: str, account: str, region: str) -> str:
     return f"{contract.SERVICE_NAME}-{stage}-files-{account}-{region}"
+
+
+#: Synthetics canary names: CDK keeps its generated ones to 21 characters (the canary's function is
+#: cwsyn-<name>-<id>); this prefix plus a load-balancer-sized stage name (15) stays within it.
+PROBE_PREFIX = "dlsvc-"
+
+
+def probe_name(stage: str) -> str:
+    """Named, not generated: Synthetics' CreateCanary takes no resource ARN and canaries cannot be tagged on creation
+    without allowing TagResource on every canary, so the execution policies scope canaries, their functions and
+    layers by this name (pipeline/deploy-compute-policy.json)."""
+    return f"{PROBE_PREFIX}{stage}"
+
+
+def load_balancer_name(stage: str) -> str:
+    """Named, not generated: the name in a load balancer's ARN is the only thing IAM can scope the web ACL
+    association to (wafv2 lists no condition key for load balancers; pipeline/deploy-edge-policy.json)."""
+    return f"{contract.SERVICE_NAME}-{stage}"
 
 
 @dataclass(frozen=True)
@@ -114,6 +133,10 @@ class StageConfig:
         return files_bucket_name(self.name, self.account, self.region)
 
     @property
+    def load_balancer_name(self) -> str:
+        return load_balancer_name(self.name)
+
+    @property
     def protect(self) -> bool:
         """Deletion protection on the ALB — defaults to `production`. Data is kept (RETAIN) by `production` alone,
         so a dev stage with a protected ALB can still be torn down completely."""
@@ -130,6 +153,11 @@ class StageConfig:
             raise ConfigError(
                 f"stages.{self.name}",
                 f"the files bucket name {self.files_bucket_name!r} would exceed S3's 63 characters: use a shorter name",
+            )
+        if len(self.load_balancer_name) > _MAX_LOAD_BALANCER_NAME:
+            raise ConfigError(
+                f"stages.{self.name}",
+                f"the load balancer name {self.load_balancer_name!r} would exceed 32 characters: use a shorter name",
             )
         if self.production and not self.domain.https:
             raise ConfigError(path("domain_name"), "required when production is true (prod serves HTTPS only)")

@@ -11,6 +11,8 @@ from typing import Any
 
 import cfnlint
 
+from stages.common.keys import KEY_MANAGEMENT
+
 from .policy_eval import allowing_statements
 
 #: Names the CloudFormation resource schemas list among a handler's permissions that are API operations, not IAM
@@ -104,6 +106,9 @@ NOT_NEEDED = {
     "iam:*GroupPolicy": "the stages create no IAM groups and attach nothing to any",
     "iam:*UserPolicy": "the stages create no IAM users and attach nothing to any",
     "iam:DeleteRolePermissionsBoundary": "removing the boundary from a role is denied by design",
+    **dict.fromkeys(
+        KEY_MANAGEMENT, "granted by each key's own policy to the role that deploys it (stages/common/keys.py)"
+    ),
 }
 
 

@@ -70,6 +70,23 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     return synthesize(tmp_path_factory.mktemp("cdk.out"))
 
 
+#: The recommended layout: the pipeline in a tooling account, dev (and the sandbox) and prod in their own.
+THREE_ACCOUNTS = Path(__file__).resolve().parents[2] / "examples" / "three-accounts.json"
+
+
+def three_accounts_context() -> dict[str, Any]:
+    """cdk.json's context with the example's `download-service` section, as `cdk synth` would use it."""
+    context = cdk_json_context()
+    context.update(json.loads(THREE_ACCOUNTS.read_text()))
+    return context
+
+
+@pytest.fixture(scope="session")
+def three_accounts(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """examples/three-accounts.json, synthesized once with cdk.json's feature flags."""
+    return synthesize(tmp_path_factory.mktemp("three-accounts"), three_accounts_context())
+
+
 @pytest.fixture(scope="session")
 def pipeline_template(synth: Synth) -> Template:
     assert synth.built.pipeline is not None, "cdk.json configures the pipeline"

@@ -8,34 +8,60 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from stages.common.boundary import EXECUTION_POLICY_NAMES, PIPELINE_POLICY_NAMES
+from app import AppConfig, load
+from pipeline import guardrails
+from stages.config import CONTEXT_KEY
 
-from .conftest import Synth
+from .conftest import Synth, cdk_json_context
 from .policy_eval import Request
 from .template_arns import SUFFIX, StackArns
 
-PIPELINE_DIR = Path(__file__).resolve().parents[2] / "pipeline"
-BOUNDARY_FILE = PIPELINE_DIR / "permissions-boundary.json"
+PIPELINE_DIR = guardrails.POLICY_DIR
+BOUNDARY_FILE = guardrails.STAGE_BOUNDARY.path
 #: `cdk bootstrap --cloudformation-execution-policies` of a stage account: these four, one managed policy each.
-EXECUTION_POLICY_FILES = tuple(PIPELINE_DIR / f"{name}-policy.json" for name in EXECUTION_POLICY_NAMES)
+EXECUTION_POLICY_FILES = tuple(g.path for g in guardrails.STAGE_EXECUTION)
 #: The pipeline's own account (the tooling account): these two.
-PIPELINE_POLICY_FILES = tuple(PIPELINE_DIR / f"{name}-policy.json" for name in PIPELINE_POLICY_NAMES)
+PIPELINE_POLICY_FILES = tuple(g.path for g in guardrails.PIPELINE_EXECUTION)
 
 
-def load(path: Path) -> dict[str, Any]:
+def load_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def execution_policies() -> list[dict[str, Any]]:
-    return [load(path) for path in EXECUTION_POLICY_FILES]
+def app_config(context: dict[str, Any] | None = None) -> AppConfig:
+    """cdk.json's configuration (or the given context's)."""
+    return load((context or cdk_json_context())[CONTEXT_KEY])
+
+
+def installed(account: str | None = None, config: AppConfig | None = None) -> guardrails.AccountGuardrails:
+    """The guardrails `make bootstrap` installs in `account` (default: the pipeline's account of cdk.json)."""
+    config = config or app_config()
+    pipeline_account = config.pipeline.account if config.pipeline else None
+    return guardrails.for_account(account or pipeline_account, config.stages.values(), pipeline_account)
+
+
+def execution_policies(account: str | None = None, config: AppConfig | None = None) -> list[dict[str, Any]]:
+    """The five stage execution policies as installed in `account` (default: cdk.json's one account)."""
+    found = installed(account, config)
+    return [found.document(g) for g in guardrails.STAGE_EXECUTION]
 
 
 def pipeline_policies() -> list[dict[str, Any]]:
-    return [load(path) for path in PIPELINE_POLICY_FILES]
+    found = installed()
+    return [found.document(g) for g in guardrails.PIPELINE_EXECUTION]
 
 
 def boundary() -> dict[str, Any]:
-    return load(BOUNDARY_FILE)
+    return load_json(guardrails.STAGE_BOUNDARY.path)
+
+
+def pipeline_boundary() -> dict[str, Any]:
+    return load_json(guardrails.PIPELINE_BOUNDARY.path)
+
+
+def deploy_boundary() -> dict[str, Any]:
+    """The CloudFormation execution role's boundary (`cdk bootstrap --custom-permissions-boundary`)."""
+    return load_json(guardrails.DEPLOY_BOUNDARY.path)
 
 
 def stage_stacks(synth: Synth) -> Iterator[StackArns]:
@@ -138,8 +164,26 @@ def _managed_calls(stack: StackArns, role_id: str, policy_arn: str) -> list[Requ
     raise ValueError(f"{stack.name}/{role_id}: what does {name} do at run time? Add it to iam_support.py")
 
 
-def runtime_requests(stack: StackArns, role_id: str) -> list[Request]:
-    """Every call the role's policies exist for, on the concrete resources of this stack."""
+#: CDK Pipelines lets the self-mutation project assume "the bootstrap roles" by their tag (any role of the account
+#: tagged aws-cdk:bootstrap-role=<value>): the roles that tag names, by the bootstrap template's role names.
+BOOTSTRAP_ROLE_TAG = "iam:ResourceTag/aws-cdk:bootstrap-role"
+
+
+def _bootstrap_roles(stack: StackArns, resource: str, statement: dict[str, Any]) -> list[str] | None:
+    values = statement.get("Condition", {}).get("ForAnyValue:StringEquals", {}).get(BOOTSTRAP_ROLE_TAG)
+    if values is None:
+        return None
+    account = resource.split(":")[4]
+    return [
+        f"arn:{stack.partition}:iam::{account}:role/cdk-hnb659fds-{value}-role-{account}-{stack.region}"
+        for value in values
+    ]
+
+
+def runtime_requests(stack: StackArns, role_id: str, *, action_patterns: bool = False) -> list[Request]:
+    """Every call the role's policies exist for, on the concrete resources of this stack. A wildcard action
+    (`s3:GetObject*`, as CDK grants them) raises, unless `action_patterns`: then the request names the pattern itself,
+    which a policy allows only if one of its own patterns covers it (`s3:Get*` does, `s3:GetObjectAcl` does not)."""
     requests = []
     for statement in _statements_of(stack, role_id):
         if statement["Effect"] != "Allow":
@@ -148,13 +192,13 @@ def runtime_requests(stack: StackArns, role_id: str) -> list[Request]:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         for action in actions:
-            if "*" in action:
+            if "*" in action and not action_patterns:
                 raise ValueError(f"{stack.name}/{role_id}: expand {action} into the calls it stands for")
             for resource in resources:
                 if resource == "*" and action.startswith("logs:"):
                     targets = _log_groups_of(stack, role_id)
                 else:
-                    targets = [_concrete(resource)]
+                    targets = _bootstrap_roles(stack, resource, statement) or [_concrete(resource)]
                 requests += [Request(action, t, context(stack, t, extra)) for t in targets]
     for policy_arn in stack.resolve(stack.resources[role_id]["Properties"].get("ManagedPolicyArns", [])):
         requests += _managed_calls(stack, role_id, policy_arn)

@@ -85,6 +85,7 @@ class StackArns:
                 "AWS::Logs::LogGroup": self.arn("logs", f"log-group:{name}:*"),
                 "AWS::S3::Bucket": self.arn("s3", name, region=False, account=False),
                 "AWS::KMS::Key": self.arn("kms", f"key/{SUFFIX.lower()}"),
+                "AWS::CodeBuild::Project": self.arn("codebuild", f"project/{name}"),
             }
             if kind in arns:
                 return arns[kind]

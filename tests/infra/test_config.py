@@ -164,8 +164,8 @@ CASES = [
     ("defaults.regoin", "eu-west-1", "cdk.json: defaults.regoin: unknown field"),
     # a newcomer's region change: the pipeline stays where its connection is, or a region CDK cannot place
     ("defaults.region", "us-east-1", "cdk.json: pipeline.connection_arn: the pipeline runs in eu-west-1 (its conn"),
-    ("defaults.region", "eu-west-9", "cdk.json: defaults.region: 'eu-west-9' is not a region aws-cdk-lib knows"),
-    ("stages.sandbox.region", "eu-west-9", "cdk.json: stages.sandbox.region: 'eu-west-9' is not a region aws-cdk"),
+    ("defaults.region", "eu-west-9", "cdk.json: defaults.region: 'eu-west-9' is not a known AWS region"),
+    ("stages.sandbox.region", "eu-west-9", "cdk.json: stages.sandbox.region: 'eu-west-9' is not a known AWS region"),
     ("dns", {"zone_name": "example.com", "account": "123456789012", "region": "eu-west-9"}, "cdk.json: dns.region:"),
     ("stages.Dev", {}, "cdk.json: stages.Dev: stage names are 1-16 lowercase letters/digits"),
     ("stages.qa", [], "cdk.json: stages.qa: must be an object, not list"),
@@ -241,7 +241,7 @@ APP_PY_CASES = [
     ("stages.prod.domain_name", _DELETE, "stages.prod.domain_name: required when production is true (prod serves"),
     # what a newcomer tries first: only `region` changed (27 lines of nag traceback before), or a plausible typo
     ("defaults.region", "us-east-1", "pipeline.connection_arn: the pipeline runs in eu-west-1 (its connection's"),
-    ("defaults.region", "eu-west-9", "defaults.region: 'eu-west-9' is not a region aws-cdk-lib knows"),
+    ("defaults.region", "eu-west-9", "defaults.region: 'eu-west-9' is not a known AWS region"),
 ]
 
 
@@ -260,3 +260,13 @@ def test_app_py_exits_with_the_one_line(tmp_path: Path, field: str, value: Any, 
     assert result.stderr.startswith(f"cdk.json: {message}"), result.stderr
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_the_regions_load_knows_are_the_ones_aws_cdk_lib_knows() -> None:
+    """`load` checks regions against botocore's endpoint data (no Node runtime: make bootstrap reads cdk.json with
+    it); what it guards against is a region aws-cdk-lib cannot place in a partition (a jsii traceback)."""
+    from aws_cdk import region_info
+
+    from app import known_regions
+
+    assert known_regions() == {info.name for info in region_info.RegionInfo.regions}

@@ -1,5 +1,6 @@
-"""The CloudFormation execution policies of a stage account (pipeline/deploy*-policy.json): they cover what
-CloudFormation calls for every resource and intrinsic in the stage templates, and refuse the rest."""
+"""The CloudFormation execution policies of a stage account (pipeline/deploy*-policy.json, rendered for cdk.json's
+account by pipeline/guardrails.py): they cover what CloudFormation calls for every resource and intrinsic in the stage
+templates, and, inside the execution role's boundary (pipeline/deploy-boundary.json), refuse the rest."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from stages.common.boundary import boundary_arn
 
 from .cfn_permissions import uncovered
 from .conftest import Synth
-from .iam_support import EXECUTION_POLICY_FILES, execution_policies, roles, stage_stacks
+from .iam_support import EXECUTION_POLICY_FILES, deploy_boundary, execution_policies, installed, roles, stage_stacks
 from .policy_eval import Decision, Request, allowed, evaluate
 
 ACCOUNT = "123456789012"
@@ -113,7 +114,7 @@ def test_every_role_the_templates_pass_may_be_passed_to_its_service_only(synth: 
                 assert service, f"{stack.name}: {resource['Type']}.{key} passes a role: to which service?"
                 arn = stack.get_att(logical_id, "Arn")
                 context = {"aws:PrincipalAccount": stack.account, "iam:PassedToService": service}
-                assert allowed(documents, Request("iam:PassRole", arn, context)), (arn, service)
+                assert allowed(documents, Request("iam:PassRole", arn, context), boundary=deploy_boundary()), arn
                 to_ec2 = {**context, "iam:PassedToService": "ec2.amazonaws.com"}
                 assert not allowed(documents, Request("iam:PassRole", arn, to_ec2))
                 passed.add((resource["Type"], key))
@@ -129,7 +130,8 @@ def test_every_stage_role_may_be_created_with_the_boundary_only(synth: Synth) ->
             for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:DeleteRole"):
                 assert allowed(documents, Request(action, arn, bounded)), (action, arn)
             unbounded = Request("iam:CreateRole", arn, {"aws:PrincipalAccount": stack.account})
-            assert evaluate(documents, unbounded) is Decision.EXPLICIT_DENY, arn
+            assert not allowed(documents, unbounded), arn
+            assert evaluate([deploy_boundary()], unbounded) is Decision.EXPLICIT_DENY, arn
             for policy in stack.resolve(stack.resources[role_id]["Properties"].get("ManagedPolicyArns", [])):
                 attach = Request("iam:AttachRolePolicy", arn, {**bounded, "iam:PolicyARN": policy})
                 assert allowed(documents, attach), (arn, policy)
@@ -139,11 +141,12 @@ def test_each_policy_fits_a_managed_policy_and_names_no_partition_or_account() -
     sids = []
     for path in EXECUTION_POLICY_FILES:
         text = path.read_text()
-        assert len("".join(text.split())) <= 6144, f"{path.name}: over IAM's 6,144-character managed policy limit"
         assert "arn:aws:" not in text, path.name
         assert not re.search(r"\d{12}", text), path.name
         sids += [s["Sid"] for s in json.loads(text)["Statement"]]
-    assert len(sids) == len(set(sids)), "statement ids are unique across the four policies"
+    assert len(sids) == len(set(sids)), "statement ids are unique across the five policies"
+    for document in execution_policies():  # as installed: the Route 53 statements name cdk.json's zones
+        assert len(json.dumps(document, separators=(",", ":"))) <= 6144, "over IAM's managed policy limit"
 
 
 def _r(action: str, resource: str = "*", **context: Any) -> Request:
@@ -151,6 +154,9 @@ def _r(action: str, resource: str = "*", **context: Any) -> Request:
 
 
 BOUNDED = {"iam:PermissionsBoundary": BOUNDARY}
+#: cdk.json's prod domain, the one stage with a hosted zone.
+(ZONE_ID, DOMAIN), *_ = installed().zones
+ZONE = f"arn:aws:route53:::hostedzone/{ZONE_ID}"
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 GUARDRAILS = [f"arn:aws:iam::{ACCOUNT}:policy/download-service-{n}" for n in ("boundary", "deploy", "deploy-data")]
 FOREIGN_SG = f"arn:aws:ec2:eu-west-1:{ACCOUNT}:security-group/sg-0shop"
@@ -221,8 +227,11 @@ REFUSED = [
         "DNS records other than A, AAAA, CNAME",
         _r(
             "route53:ChangeResourceRecordSets",
-            "arn:aws:route53:::hostedzone/Z1",
-            **{"route53:ChangeResourceRecordSetsRecordTypes": ["NS"]},
+            ZONE,
+            **{
+                "route53:ChangeResourceRecordSetsRecordTypes": ["NS"],
+                "route53:ChangeResourceRecordSetsNormalizedRecordNames": [DOMAIN],
+            },
         ),
     ),
     ("leaving the organization", _r("organizations:LeaveOrganization")),
@@ -261,8 +270,22 @@ ALLOWED = [
         "the service's A record",
         _r(
             "route53:ChangeResourceRecordSets",
-            "arn:aws:route53:::hostedzone/Z1",
-            **{"route53:ChangeResourceRecordSetsRecordTypes": ["A"]},
+            ZONE,
+            **{
+                "route53:ChangeResourceRecordSetsRecordTypes": ["A"],
+                "route53:ChangeResourceRecordSetsNormalizedRecordNames": [DOMAIN],
+            },
+        ),
+    ),
+    (
+        "the certificate's validation record",
+        _r(
+            "route53:ChangeResourceRecordSets",
+            ZONE,
+            **{
+                "route53:ChangeResourceRecordSetsRecordTypes": ["CNAME"],
+                "route53:ChangeResourceRecordSetsNormalizedRecordNames": [f"_3f2a.{DOMAIN}"],
+            },
         ),
     ),
 ]
@@ -270,22 +293,24 @@ ALLOWED = [
 
 @pytest.mark.parametrize(("why", "request_"), REFUSED, ids=[why for why, _ in REFUSED])
 def test_the_execution_policies_refuse(why: str, request_: Request) -> None:
-    assert not allowed(execution_policies(), request_), why
+    assert not allowed(execution_policies(), request_, boundary=deploy_boundary()), why
 
 
 @pytest.mark.parametrize(("why", "request_"), ALLOWED, ids=[why for why, _ in ALLOWED])
 def test_the_execution_policies_allow(why: str, request_: Request) -> None:
     """The other side of each refusal: the same call on our own resources, in the shape CloudFormation makes it."""
-    assert allowed(execution_policies(), request_), why
+    assert allowed(execution_policies(), request_, boundary=deploy_boundary()), why
 
 
-def test_boundary_and_guardrail_changes_are_explicit_denies() -> None:
-    """An explicit deny, so attaching a broader policy next to these (AdministratorAccess) cannot reopen them."""
-    documents = [*execution_policies(), {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]
+def test_boundary_and_guardrail_changes_are_explicit_denies_of_the_execution_roles_boundary() -> None:
+    """An explicit deny in the boundary `make bootstrap` gives the execution role, so a broader policy attached
+    beside the execution policies (AdministratorAccess, a re-bootstrap without them) cannot reopen them."""
+    administrator = [{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}]
     for request in (
         _r("iam:DeleteRolePermissionsBoundary", ROLE, **BOUNDED),
         _r("iam:CreateRole", ROLE),
         _r("iam:CreatePolicyVersion", GUARDRAILS[0]),
         _r("iam:CreateUser", f"arn:aws:iam::{ACCOUNT}:user/x"),
     ):
-        assert evaluate(documents, request) is Decision.EXPLICIT_DENY, request
+        assert evaluate([deploy_boundary()], request) is Decision.EXPLICIT_DENY, request
+        assert not allowed(administrator, request, boundary=deploy_boundary()), request

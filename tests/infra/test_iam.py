@@ -7,10 +7,11 @@ import re
 
 import pytest
 
+from pipeline.guardrails import STAGE_BOUNDARY
 from stages.common.boundary import BOUNDARY_POLICY_NAME, boundary_arn
 
 from .conftest import Synth
-from .iam_support import BOUNDARY_FILE, boundary, roles, runtime_requests, stage_stacks
+from .iam_support import BOUNDARY_FILE, boundary, installed, roles, runtime_requests, stage_stacks
 from .policy_eval import Decision, Request, allowed, evaluate
 
 ACCOUNT = "123456789012"
@@ -39,10 +40,10 @@ def test_every_role_of_every_stage_carries_the_boundary(synth: Synth) -> None:
         assert any(f"/{provider}" in role for role in checked), provider
 
 
-def test_the_boundary_arn_is_the_policy_the_readme_creates() -> None:
+def test_the_boundary_arn_is_the_policy_make_bootstrap_creates_from_the_boundary_file() -> None:
     assert boundary_arn("111111111111", "aws-cn") == f"arn:aws-cn:iam::111111111111:policy/{BOUNDARY_POLICY_NAME}"
-    readme = (BOUNDARY_FILE.parents[1] / "README.md").read_text()
-    assert f"--policy-name {BOUNDARY_POLICY_NAME} --policy-document file://pipeline/permissions-boundary.json" in readme
+    assert (STAGE_BOUNDARY.name, STAGE_BOUNDARY.path) == (BOUNDARY_POLICY_NAME, BOUNDARY_FILE)
+    assert STAGE_BOUNDARY in installed().boundaries
 
 
 def test_the_boundary_allows_what_every_stage_role_does(synth: Synth) -> None:

@@ -1,6 +1,7 @@
 """The pipeline account's execution policies (pipeline/pipeline*-policy.json): what the DownloadServicePipeline
-stack needs, and no more. Its roles carry no boundary (they must assume the stage accounts' deployment roles, which
-the stage boundary forbids), so these policies are what keeps CloudFormation to the pipeline's own resources."""
+stack needs, and no more. Its roles carry the pipeline boundary (pipeline/pipeline-boundary.json: they must assume
+the bootstrap roles, which the stage boundary forbids); these policies let CloudFormation create or change a
+pipeline role only with that boundary, and otherwise only the pipeline's own resources."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from .cfn_permissions import uncovered
 from .conftest import Synth
-from .iam_support import PIPELINE_POLICY_FILES, execution_policies, pipeline_policies
+from .iam_support import PIPELINE_POLICY_FILES, deploy_boundary, execution_policies, pipeline_policies
 from .policy_eval import Decision, Request, allowed, evaluate
 from .template_arns import StackArns
 
@@ -29,7 +30,6 @@ CODEBUILD_PROJECT = [
 
 #: What the pipeline policies leave out on purpose, beyond cfn_permissions.NOT_NEEDED.
 PIPELINE_NOT_NEEDED = {
-    "iam:PutRolePermissionsBoundary": "the pipeline's roles carry no boundary (see the module docstring)",
     "lambda:GetLayerVersion": "the auto-delete provider has no layers",
     "logs:CreateLogDelivery": "CodeBuild writes the build logs with its roles: no vended-log delivery",
     "logs:PutResourcePolicy": "no log group of the pipeline needs a resource policy",
@@ -68,10 +68,11 @@ def test_the_roles_the_pipeline_passes_go_to_their_services(pipeline_stack: Stac
             continue
         role = pipeline_stack.resolve(resource["Properties"][key])
         context = {"aws:PrincipalAccount": pipeline_stack.account, "iam:PassedToService": services[resource["Type"]]}
-        assert allowed(documents, Request("iam:PassRole", role, context)), role
+        assert allowed(documents, Request("iam:PassRole", role, context), boundary=deploy_boundary()), role
         if resource["Type"] == "AWS::CodeBuild::Project":
             project = pipeline_stack.arn("codebuild", "project/example")
-            create = Request("codebuild:CreateProject", project, {**context, "codebuild:serviceRole": role})
+            tags = {f"aws:RequestTag/{t['Key']}": t["Value"] for t in resource["Properties"]["Tags"]}
+            create = Request("codebuild:CreateProject", project, {**context, **tags, "codebuild:serviceRole": role})
             assert allowed(documents, create), role
         passed += 1
     assert passed >= 3
@@ -119,16 +120,22 @@ REFUSED = [
 
 @pytest.mark.parametrize(("why", "request_"), REFUSED, ids=[why for why, _ in REFUSED])
 def test_the_pipeline_policies_refuse(why: str, request_: Request) -> None:
-    assert not allowed(pipeline_policies(), request_), why
+    assert not allowed(pipeline_policies(), request_, boundary=deploy_boundary()), why
 
 
-def test_in_one_account_the_stage_roles_still_need_the_boundary() -> None:
-    """The shipped cdk.json's layout: all six policies on one execution role. The pipeline's roles may go without
-    the boundary (named DownloadServicePipeline-*); a stage role still may not, whatever the pipeline policy says."""
+def test_in_one_account_every_role_needs_its_own_boundary() -> None:
+    """The shipped cdk.json's layout: all six policies on one execution role. A stage role needs the stage
+    boundary and a pipeline role the pipeline boundary, whatever the other policies say; with neither, the execution
+    role's boundary denies it explicitly."""
     documents = execution_policies() + pipeline_policies()
     stage_role = f"arn:aws:iam::{ACCOUNT}:role/Dev-Stateless-ServiceTaskTaskRole-EXAMPLE"
-    assert evaluate(documents, _r("iam:CreateRole", stage_role)) is Decision.EXPLICIT_DENY
-    assert allowed(documents, _r("iam:CreateRole", PIPELINE_ROLE))
+    stage, pipeline = (f"arn:aws:iam::{ACCOUNT}:policy/download-service-{n}" for n in ("boundary", "pipeline-boundary"))
+    for role, own, other in ((stage_role, stage, pipeline), (PIPELINE_ROLE, pipeline, stage)):
+        bounded = {"iam:PermissionsBoundary": own}
+        assert allowed(documents, _r("iam:CreateRole", role, **bounded), boundary=deploy_boundary()), role
+        crossed = {"iam:PermissionsBoundary": other}
+        assert not allowed(documents, _r("iam:CreateRole", role, **crossed), boundary=deploy_boundary()), role
+        assert evaluate([deploy_boundary()], _r("iam:CreateRole", role)) is Decision.EXPLICIT_DENY
 
 
 def test_each_pipeline_policy_fits_a_managed_policy() -> None:

@@ -5,28 +5,19 @@ section in cdk.json; the assertions are on what the layout changes."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
 from aws_cdk.assertions import Match, Template
 
 from stages.common.boundary import boundary_arn
 from stages.config import CONTEXT_KEY
 
 from .cfn_permissions import uncovered
-from .conftest import Synth, cdk_json_context, synthesize
-from .iam_support import execution_policies, roles, stage_stacks
+from .conftest import THREE_ACCOUNTS as EXAMPLE
+from .conftest import Synth, three_accounts_context
+from .iam_support import app_config, execution_policies, roles, stage_stacks
 from .policy_eval import Request, allowed
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "three-accounts.json"
 TOOLING, DEV, PROD = "111111111111", "222222222222", "333333333333"
-
-
-@pytest.fixture(scope="module")
-def three_accounts(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    context = cdk_json_context()
-    context[CONTEXT_KEY] = json.loads(EXAMPLE.read_text())[CONTEXT_KEY]
-    return synthesize(tmp_path_factory.mktemp("three-accounts"), context)
 
 
 def test_the_example_is_only_the_service_section() -> None:
@@ -48,10 +39,13 @@ def test_every_stage_role_is_bounded_by_its_own_accounts_boundary(three_accounts
 
 
 def test_the_execution_policies_cover_this_layout_and_take_no_other_accounts_boundary(three_accounts: Synth) -> None:
-    documents = execution_policies()
-    types = {r["Type"] for stack in stage_stacks(three_accounts) for r in stack.resources.values()}
-    assert uncovered(types, documents, check_stale=False) == {}
-    for stack in (s for s in stage_stacks(three_accounts) if roles(s)):  # Prod-Stateful has none
+    config = app_config(three_accounts_context())
+    for stack in stage_stacks(three_accounts):  # each with the policies make bootstrap installs in its account
+        documents = execution_policies(stack.account, config)
+        types = {r["Type"] for r in stack.resources.values()}
+        assert uncovered(types, documents, check_stale=False) == {}, stack.name
+        if not roles(stack):  # Prod-Stateful has none
+            continue
         role = stack.get_att(roles(stack)[0], "Arn")
         own = {"aws:PrincipalAccount": stack.account, "iam:PermissionsBoundary": boundary_arn(stack.account)}
         assert allowed(documents, Request("iam:CreateRole", role, own))

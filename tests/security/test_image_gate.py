@@ -184,7 +184,7 @@ def test_an_image_that_is_never_scanned_says_how_to_turn_scanning_on(ecr, clock,
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 1
     assert out[0].startswith(f"image_gate: NOT JUDGED: no scan of {REPOSITORY}@{DIGEST} after 60 s")
-    assert "put-registry-scanning-configuration" in out[0]
+    assert "make bootstrap" in out[0]
 
 
 @pytest.mark.parametrize(
@@ -266,3 +266,48 @@ def test_unknown_severities_are_refused(tmp_path, capsys):
 
 def test_the_committed_allow_list_is_valid():
     image_gate.dated_exceptions.load(image_gate.ALLOWLIST)
+
+
+def test_access_denied_across_accounts_is_one_line_that_says_what_admits_the_caller(ecr, clock, tmp_path, capsys):
+    """Issue 18 e): in three accounts the gate (tooling account) reads the dev account's bootstrap repository, whose
+    policy must admit it; before `make bootstrap` added that statement, this was a traceback."""
+    message = "User: arn:aws:sts::111111111111:assumed-role/gate is not authorized to perform: ecr:DescribeImages"
+    ecr[1].add_client_error(
+        "describe_images",
+        "AccessDeniedException",
+        message,
+        expected_params={"repositoryName": REPOSITORY, "imageIds": [{"imageTag": TAG}], "registryId": ACCOUNT},
+    )
+    assert _gate(ecr, clock, tmp_path, "--registry-id", ACCOUNT) == image_gate.EXIT_NOT_AUDITED
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1
+    assert out[0].startswith(
+        f"image_gate: NOT JUDGED: DescribeImages on {REPOSITORY}: AccessDeniedException: {message}"
+    )
+    assert f"registry {ACCOUNT}" in out[0]
+    assert "make bootstrap" in out[0]
+
+
+def test_any_other_aws_error_while_reading_findings_is_one_line(ecr, clock, tmp_path, capsys):
+    _image_found(ecr[1])
+    ecr[1].add_client_error(
+        "describe_image_scan_findings", "ThrottlingException", "Rate exceeded", expected_params=SCAN_REQUEST
+    )
+    assert _gate(ecr, clock, tmp_path) == image_gate.EXIT_NOT_AUDITED
+    assert capsys.readouterr().out == (
+        f"image_gate: NOT JUDGED: DescribeImageScanFindings on {REPOSITORY}: ThrottlingException: Rate exceeded\n"
+    )
+
+
+def test_missing_credentials_are_one_line(tmp_path, capsys, monkeypatch):
+    """The real client, built by the CLI itself, in an environment without any credentials."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_ECR", "http://127.0.0.1:9")  # were credentials found after all: no network
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # a session made by an earlier test caches its credentials
+    argv = ["--repository", REPOSITORY, "--tag", TAG, "--region", REGION, "--allow", str(_allowlist(tmp_path))]
+    assert image_gate.main(argv, today=TODAY) == image_gate.EXIT_NOT_AUDITED
+    assert capsys.readouterr().out == f"image_gate: NOT JUDGED: {REPOSITORY}: Unable to locate credentials\n"
