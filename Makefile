@@ -52,7 +52,9 @@ run: $(STAMP) ## serve on localhost:PORT (default 8080) against an embedded Seaw
 serve: $(STAMP) ## the production gunicorn command (what the image runs), configured by env vars (README: PORT, FILES_BUCKET...)
 	cd src && exec $(BIN)/gunicorn --config gunicorn.conf.py
 
-test: system-deps node $(STAMP) scan ## every test suite, after the security scanners
+# The tool venvs some suites use install before the suites start, not on first use mid-run: there, with the machine
+# busy, their registry downloads failed (name lookups timing out) in 3 of 4 fresh runs under load.
+test: system-deps node $(STAMP) checkov-tool cloudsplaining-env scan ## every test suite, after the security scanners
 	$(BIN)/pytest
 
 test-service: $(STAMP) ## fast unit tests of the service (moto)

@@ -73,8 +73,13 @@ class Service(Construct):
             "Cluster",
             vpc=network.vpc,
             container_insights_v2=insights,
-            enable_fargate_capacity_providers=tasks.capacity == "spot",
         )
+        if tasks.capacity == "spot":
+            # On the cluster itself (CreateCluster / PutClusterCapacityProviders), not the separate
+            # ClusterCapacityProviderAssociations resource enable_fargate_capacity_providers adds: its handlers also
+            # call ecs:DescribeCapacityProviders, which the deploy role's policy does not grant.
+            cfn_cluster = self.cluster.node.default_child
+            cfn_cluster.capacity_providers = ["FARGATE", "FARGATE_SPOT"]
         if not tasks.container_insights:
             nag.acknowledge(self.cluster, "AwsSolutions-ECS4", NO_CONTAINER_INSIGHTS)
         self.log_group = stage_log_group(self, "Logs", logs)

@@ -15,8 +15,10 @@ def test_lean_dev_runs_one_task_on_fargate_spot(dev_stateless: Template) -> None
     service = only(dev_stateless.find_resources("AWS::ECS::Service"))["Properties"]
     assert service["CapacityProviderStrategy"] == [{"CapacityProvider": "FARGATE_SPOT", "Weight": 1}]
     assert "LaunchType" not in service
-    associations = only(dev_stateless.find_resources("AWS::ECS::ClusterCapacityProviderAssociations"))["Properties"]
-    assert "FARGATE_SPOT" in associations["CapacityProviders"]
+    cluster = only(dev_stateless.find_resources("AWS::ECS::Cluster"))["Properties"]
+    assert cluster["CapacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
+    # on the cluster, whose handlers the deploy role may call (tests/infra/test_execution_policy.py)
+    assert not dev_stateless.find_resources("AWS::ECS::ClusterCapacityProviderAssociations")
     target = only(dev_stateless.find_resources("AWS::ApplicationAutoScaling::ScalableTarget"))["Properties"]
     assert target["MinCapacity"] == 1
 
@@ -32,7 +34,7 @@ def test_production_keeps_on_demand_capacity_and_two_tasks(prod_stateless: Templ
     service = only(prod_stateless.find_resources("AWS::ECS::Service"))["Properties"]
     assert "CapacityProviderStrategy" not in service
     assert service["LaunchType"] == "FARGATE"
-    assert not prod_stateless.find_resources("AWS::ECS::ClusterCapacityProviderAssociations")
+    assert "CapacityProviders" not in only(prod_stateless.find_resources("AWS::ECS::Cluster"))["Properties"]
     target = only(prod_stateless.find_resources("AWS::ApplicationAutoScaling::ScalableTarget"))["Properties"]
     assert target["MinCapacity"] == 2
 

@@ -49,6 +49,9 @@ def running() -> Iterator[Running]:
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         text=True,
+        # SIGINT as a terminal's make has it: a run started in the background (CI, `cmd &`) inherits it ignored,
+        # and make then ignores it too (it handles only signals not ignored at its start).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     run = Running(make, port)
     try:
