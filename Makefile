@@ -167,6 +167,9 @@ destroy-sandbox: $(STAMP) node ## delete STAGE's stacks (default sandbox; non-pr
 # One-time set-up (devtools/bootstrap): guardrail policies, cdk bootstrap, registry scanning, for every account and
 # region cdk.json deploys to. PROFILES="ACCOUNT=PROFILE ..." (one account: PROFILES=PROFILE or the default
 # credentials); DRY_RUN=1 prints every AWS call and needs no credentials; CONTEXT=examples/three-accounts.json.
+PROFILES ?=
+DRY_RUN ?=
+CONTEXT ?=
 bootstrap: $(STAMP) $(if $(DRY_RUN),,node) ## one-time set-up of every account/region (PROFILES=, DRY_RUN=1, CONTEXT=)
 	$(BIN)/python -m devtools.bootstrap $(if $(DRY_RUN),--dry-run) $(addprefix --profile ,$(PROFILES)) \
 	  $(if $(CONTEXT),--context $(CONTEXT))
