@@ -125,6 +125,8 @@ def on_starting(server):
         max_downloads_per_worker=_settings.max_downloads_per_worker,
         max_streams_per_client=_settings.max_streams_per_client,
         stall_timeout_s=_settings.stall_timeout_s,
+        min_rate_bytes_s=_settings.min_rate_bytes_s,
+        min_rate_window_s=_settings.min_rate_window_s,
         tls=_settings.tls,
         # The certificate's fingerprint and where the pair is: public facts. The key itself is never logged.
         tls_cert_sha256=_tls.fingerprint_sha256 if _tls else None,

@@ -14,6 +14,7 @@ from . import contract
 from .http_rules import header_safe
 from .keys import MAX_KEY_BYTES
 from .peers import TrustedProxies
+from .watchdog import MinRate
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -46,6 +47,8 @@ class Settings:
     s3_max_attempts: int = 3
     forwarded_allow_ips: str = "127.0.0.1"
     stall_timeout_s: float = contract.STALL_TIMEOUT_S
+    min_rate_bytes_s: int = contract.MIN_RATE_BYTES_S
+    min_rate_window_s: float = contract.MIN_RATE_WINDOW_S
     max_streams_per_client: int = contract.MAX_STREAMS_PER_CLIENT
     metrics_namespace: str = ""  # empty: no EMF lines (make run, tests)
     metrics_interval_s: int = contract.METRICS_INTERVAL_S
@@ -61,6 +64,11 @@ class Settings:
         """Streams a worker admits at once. The other threads stay free for /health and quick answers, so a
         worker full of slow downloads still passes its health check instead of being killed by the ALB."""
         return self.threads - max(2, self.threads // 8)
+
+    @property
+    def min_rate(self) -> MinRate | None:
+        """The transfer-rate floor the watchdog holds downloads to, or None (MIN_RATE_BYTES_S=0)."""
+        return MinRate(self.min_rate_bytes_s, self.min_rate_window_s) if self.min_rate_bytes_s else None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -109,6 +117,12 @@ class Settings:
             s3_max_attempts=reader.integer("S3_MAX_ATTEMPTS", cls.s3_max_attempts, 1, 10),
             forwarded_allow_ips=forwarded,
             stall_timeout_s=reader.number("STALL_TIMEOUT_S", cls.stall_timeout_s, 1, 600),
+            # At most half of what a steady reader is guaranteed; a window of at least 2 s, so that it averages
+            # over TCP's acknowledgements (about one a second from a 64 KiB/s reader).
+            min_rate_bytes_s=reader.integer(
+                "MIN_RATE_BYTES_S", cls.min_rate_bytes_s, 0, contract.STEADY_READER_BYTES_S // 2
+            ),
+            min_rate_window_s=reader.number("MIN_RATE_WINDOW_S", cls.min_rate_window_s, 2, 600),
             max_streams_per_client=reader.integer("MAX_STREAMS_PER_CLIENT", cls.max_streams_per_client, 1, 4096),
             metrics_namespace=namespace,
             # At most a minute: CloudWatch's standard resolution, so every one-minute period gets its datapoints.

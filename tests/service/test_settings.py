@@ -2,6 +2,7 @@ import pytest
 
 from download_service import contract
 from download_service.settings import ConfigError, Settings
+from download_service.watchdog import MinRate
 
 
 def test_defaults_only_need_the_bucket():
@@ -12,6 +13,10 @@ def test_defaults_only_need_the_bucket():
     assert settings.max_downloads_per_worker < settings.threads
     assert (settings.stall_timeout_s, settings.max_streams_per_client) == (30, 8)
     assert settings.stall_timeout_s < contract.ALB_IDLE_TIMEOUT_S  # freed before the ALB's own idle timer ends it
+    assert (settings.min_rate_bytes_s, settings.min_rate_window_s) == (8192, 30)
+    assert settings.min_rate == MinRate(8192, 30)
+    # Far from both readers issue 19 names: a steady 64 KiB/s one keeps 8x the floor, a 2 KiB / 2 s one is 1/8 of it.
+    assert 1024 * 8 <= settings.min_rate_bytes_s <= contract.STEADY_READER_BYTES_S / 8
     assert (settings.metrics_namespace, settings.metrics_interval_s, settings.tls) == ("", 60, "off")
 
 
@@ -34,6 +39,8 @@ def test_every_variable_is_read():
             "FORWARDED_ALLOW_IPS": "*",
             "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:8333",
             "STALL_TIMEOUT_S": "5.5",
+            "MIN_RATE_BYTES_S": "4096",
+            "MIN_RATE_WINDOW_S": "12.5",
             "MAX_STREAMS_PER_CLIENT": "3",
             "METRICS_NAMESPACE": "download-service/prod",
             "METRICS_INTERVAL_S": "10",
@@ -55,6 +62,7 @@ def test_every_variable_is_read():
     assert (settings.chunk_size, settings.s3_connect_timeout, settings.s3_read_timeout) == (65536, 1.5, 20.0)
     assert (settings.s3_max_attempts, settings.forwarded_allow_ips) == (5, "*")
     assert (settings.stall_timeout_s, settings.max_streams_per_client) == (5.5, 3)
+    assert settings.min_rate == MinRate(4096, 12.5)
     assert (settings.metrics_namespace, settings.metrics_interval_s, settings.tls) == (
         "download-service/prod",
         10,
@@ -95,6 +103,9 @@ def test_endpoints_botocore_accepts_pass(url):
         ({"FILES_BUCKET": "ok-bucket", "AWS_ENDPOINT_URL_S3": "http://bad_host!"}, "AWS_ENDPOINT_URL_S3: 'http://bad"),
         ({"FILES_BUCKET": "ok-bucket", "STALL_TIMEOUT_S": "0"}, "STALL_TIMEOUT_S: 0.0 is outside 1..600"),
         ({"FILES_BUCKET": "ok-bucket", "STALL_TIMEOUT_S": "never"}, "STALL_TIMEOUT_S: 'never' is not a number"),
+        ({"FILES_BUCKET": "ok-bucket", "MIN_RATE_BYTES_S": "32769"}, "MIN_RATE_BYTES_S: 32769 is outside 0..32768"),
+        ({"FILES_BUCKET": "ok-bucket", "MIN_RATE_BYTES_S": "8k"}, "MIN_RATE_BYTES_S: '8k' is not an integer"),
+        ({"FILES_BUCKET": "ok-bucket", "MIN_RATE_WINDOW_S": "1"}, "MIN_RATE_WINDOW_S: 1.0 is outside 2..600"),
         ({"FILES_BUCKET": "ok-bucket", "MAX_STREAMS_PER_CLIENT": "0"}, "MAX_STREAMS_PER_CLIENT: 0 is outside 1..4096"),
         ({"FILES_BUCKET": "ok-bucket", "METRICS_NAMESPACE": "AWS/ECS"}, "METRICS_NAMESPACE: 'AWS/ECS' is not a"),
         ({"FILES_BUCKET": "ok-bucket", "METRICS_NAMESPACE": "nsé"}, "METRICS_NAMESPACE: 'nsé' is not a"),
@@ -109,3 +120,7 @@ def test_bad_values_name_the_variable_in_one_line(env, message):
         Settings.from_env(env)
     assert str(caught.value).startswith(message)
     assert "\n" not in str(caught.value)
+
+
+def test_a_zero_floor_turns_the_rate_rule_off():
+    assert Settings.from_env({"FILES_BUCKET": "ok-bucket", "MIN_RATE_BYTES_S": "0"}).min_rate is None
