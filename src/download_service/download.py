@@ -44,13 +44,14 @@ class Downloads:
     is an If-Range that no longer matches, which needs the full object after the ranged one); never more than
     `settings.max_downloads_per_worker` streams at once per worker, so health checks always find a free thread, nor
     more than `settings.max_streams_per_client` per client in the task; a stream whose client stops reading is
-    closed after `settings.stall_timeout_s` (watchdog.py)."""
+    closed after `settings.stall_timeout_s`, and one whose client stays under `settings.min_rate` for a window
+    (watchdog.py)."""
 
     def __init__(self, settings: Settings, clients: S3Clients) -> None:
         self._settings = settings
         self._clients = clients
         self.admission = Admission(settings.max_downloads_per_worker, settings.max_streams_per_client)
-        self._watchdog = StallWatchdog(settings.stall_timeout_s)
+        self._watchdog = StallWatchdog(settings.stall_timeout_s, settings.min_rate)
         self._trusted = TrustedProxies(settings.forwarded_allow_ips)
 
     # --- entry points ---------------------------------------------------------------------------------------------
