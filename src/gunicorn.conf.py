@@ -128,6 +128,9 @@ def on_starting(server):
         min_rate_bytes_s=_settings.min_rate_bytes_s,
         min_rate_window_s=_settings.min_rate_window_s,
         tls=_settings.tls,
+        cache_mode=_settings.cache_mode,
+        cache_control=_settings.cache_control,
+        not_found_cache_control=_settings.not_found_cache_control,
         # The certificate's fingerprint and where the pair is: public facts. The key itself is never logged.
         tls_cert_sha256=_tls.fingerprint_sha256 if _tls else None,
         tls_certfile=_tls.certfile if _tls else None,

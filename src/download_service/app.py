@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, clients: S3Clients | None = Non
 
     @app.get("/", provide_automatic_options=False)
     def index():
-        return {"service": contract.SERVICE_NAME, "version": settings.version}
+        return {"service": contract.SERVICE_NAME, "version": settings.version}, {"Cache-Control": "no-store"}
 
     @app.get(contract.HEALTH_PATH, provide_automatic_options=False)
     def health():

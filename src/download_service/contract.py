@@ -53,6 +53,10 @@ STEADY_READER_BYTES_S = 64 * 1024
 #: the last X-Forwarded-For entry (the peer the ALB saw); all of a task's workers count together.
 MAX_STREAMS_PER_CLIENT = 8
 
+#: The header in which CloudFront sends the viewer's address and source port to the origin, when the origin request
+#: policy lists it (cache_policy.ORIGIN_REQUEST_HEADERS); the service reads it with CLIENT_IP_HEADER set to it.
+VIEWER_ADDRESS_HEADER = "CloudFront-Viewer-Address"
+
 #: TLS=self-signed: gunicorn serves HTTPS on PORT with a key and certificate generated at start into tmpfs (the ALB
 #: does not validate target certificates). Unset or "off": plain HTTP.
 TLS_SELF_SIGNED = "self-signed"

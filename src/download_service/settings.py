@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from botocore.utils import is_valid_uri
 
-from . import contract
+from . import cache_policy, contract
 from .http_rules import header_safe
 from .keys import MAX_KEY_BYTES
 from .peers import TrustedProxies
@@ -37,7 +37,9 @@ class Settings:
     host: str = "0.0.0.0"  # noqa: S104  # nosec B104 - the container must listen on its task ENI; the task SG admits only the ALB
     port: int = contract.PORT
     log_level: str = "info"
-    cache_control: str = "private, max-age=300"
+    cache_mode: str = cache_policy.PRIVATE
+    cache_control: str = "private, max-age=300"  # of downloads (CACHE_CONTROL, or from DOWNLOAD_TTL_S when shared)
+    not_found_cache_control: str = cache_policy.NO_STORE  # of a missing key's 404
     version: str = "dev"
     workers: int = 2
     threads: int = 32
@@ -86,9 +88,7 @@ class Settings:
         if level not in _LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL: {level!r} is not one of {', '.join(_LOG_LEVELS)}")
         threads = reader.integer("THREADS", cls.threads, 4, 256)
-        cache_control = reader.text("CACHE_CONTROL", default=cls.cache_control)
-        if not header_safe(cache_control):
-            raise ConfigError("CACHE_CONTROL: only printable ASCII can be sent as a header value")
+        cache_mode, cache_control, not_found_cache_control = _cache_headers(reader, cls.cache_control)
         _check_endpoint(reader.text("AWS_ENDPOINT_URL_S3"))
         namespace = reader.text("METRICS_NAMESPACE")
         if namespace and (not _NAMESPACE_RE.match(namespace) or namespace.startswith("AWS/")):
@@ -107,7 +107,9 @@ class Settings:
             host=reader.text("HOST", default=cls.host),
             port=reader.integer("PORT", cls.port, 1, 65535),
             log_level=level,
+            cache_mode=cache_mode,
             cache_control=cache_control,
+            not_found_cache_control=not_found_cache_control,
             version=reader.text("APP_VERSION", default=cls.version),
             workers=reader.integer("WORKERS", cls.workers, 1, 64),
             threads=threads,
@@ -129,6 +131,33 @@ class Settings:
             metrics_interval_s=reader.integer("METRICS_INTERVAL_S", cls.metrics_interval_s, 1, 60),
             tls=tls,
         )
+
+
+def _cache_headers(reader: _Reader, private_default: str) -> tuple[str, str, str]:
+    """(CACHE_MODE, Cache-Control of downloads, Cache-Control of a 404), from the variables of that mode only: a
+    variable of the other mode is a mistake, refused rather than ignored (cache_policy.py)."""
+    mode = reader.text("CACHE_MODE", default=cache_policy.PRIVATE)
+    if mode not in cache_policy.CACHE_MODES:
+        raise ConfigError(f"CACHE_MODE: {mode!r} is not one of {', '.join(cache_policy.CACHE_MODES)}")
+    if mode == cache_policy.SHARED:
+        if reader.text("CACHE_CONTROL"):
+            raise ConfigError("CACHE_CONTROL: not with CACHE_MODE=shared (downloads then say DOWNLOAD_TTL_S)")
+        download_ttl = reader.integer("DOWNLOAD_TTL_S", cache_policy.DOWNLOAD_TTL_S, 0, cache_policy.MAX_TTL_S)
+        not_found_ttl = reader.integer(
+            "NOT_FOUND_TTL_S", cache_policy.NOT_FOUND_TTL_S, 0, cache_policy.MAX_NOT_FOUND_TTL_S
+        )
+        return (
+            mode,
+            cache_policy.download_cache_control(download_ttl),
+            cache_policy.not_found_cache_control(not_found_ttl),
+        )
+    for name in ("DOWNLOAD_TTL_S", "NOT_FOUND_TTL_S"):
+        if reader.text(name):
+            raise ConfigError(f"{name}: applies to CACHE_MODE=shared only")
+    cache_control = reader.text("CACHE_CONTROL", default=private_default)
+    if not header_safe(cache_control):
+        raise ConfigError("CACHE_CONTROL: only printable ASCII can be sent as a header value")
+    return mode, cache_control, cache_policy.NO_STORE
 
 
 def _check_endpoint(url: str) -> None:

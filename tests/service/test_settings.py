@@ -15,6 +15,11 @@ def test_defaults_only_need_the_bucket():
     assert settings.stall_timeout_s < contract.ALB_IDLE_TIMEOUT_S  # freed before the ALB's own idle timer ends it
     assert (settings.min_rate_bytes_s, settings.min_rate_window_s) == (8192, 30)
     assert settings.min_rate == MinRate(8192, 30)
+    assert (settings.cache_mode, settings.cache_control, settings.not_found_cache_control) == (
+        "private",
+        "private, max-age=300",
+        "no-store",
+    )
     # Far from both readers issue 19 names: a steady 64 KiB/s one keeps 8x the floor, a 2 KiB / 2 s one is 1/8 of it.
     assert 1024 * 8 <= settings.min_rate_bytes_s <= contract.STEADY_READER_BYTES_S / 8
     assert (settings.metrics_namespace, settings.metrics_interval_s, settings.tls) == ("", 60, "off")
@@ -106,6 +111,21 @@ def test_endpoints_botocore_accepts_pass(url):
         ({"FILES_BUCKET": "ok-bucket", "MIN_RATE_BYTES_S": "32769"}, "MIN_RATE_BYTES_S: 32769 is outside 0..32768"),
         ({"FILES_BUCKET": "ok-bucket", "MIN_RATE_BYTES_S": "8k"}, "MIN_RATE_BYTES_S: '8k' is not an integer"),
         ({"FILES_BUCKET": "ok-bucket", "MIN_RATE_WINDOW_S": "1"}, "MIN_RATE_WINDOW_S: 1.0 is outside 2..600"),
+        ({"FILES_BUCKET": "ok-bucket", "CACHE_MODE": "public"}, "CACHE_MODE: 'public' is not one of private, shared"),
+        (
+            {"FILES_BUCKET": "ok-bucket", "CACHE_MODE": "shared", "CACHE_CONTROL": "public"},
+            "CACHE_CONTROL: not with CACHE_MODE=shared",
+        ),
+        ({"FILES_BUCKET": "ok-bucket", "DOWNLOAD_TTL_S": "60"}, "DOWNLOAD_TTL_S: applies to CACHE_MODE=shared only"),
+        ({"FILES_BUCKET": "ok-bucket", "NOT_FOUND_TTL_S": "5"}, "NOT_FOUND_TTL_S: applies to CACHE_MODE=shared only"),
+        (
+            {"FILES_BUCKET": "ok-bucket", "CACHE_MODE": "shared", "DOWNLOAD_TTL_S": "31536001"},
+            "DOWNLOAD_TTL_S: 31536001 is outside 0..31536000",
+        ),
+        (
+            {"FILES_BUCKET": "ok-bucket", "CACHE_MODE": "shared", "NOT_FOUND_TTL_S": "1h"},
+            "NOT_FOUND_TTL_S: '1h' is not an integer",
+        ),
         ({"FILES_BUCKET": "ok-bucket", "MAX_STREAMS_PER_CLIENT": "0"}, "MAX_STREAMS_PER_CLIENT: 0 is outside 1..4096"),
         ({"FILES_BUCKET": "ok-bucket", "METRICS_NAMESPACE": "AWS/ECS"}, "METRICS_NAMESPACE: 'AWS/ECS' is not a"),
         ({"FILES_BUCKET": "ok-bucket", "METRICS_NAMESPACE": "nsé"}, "METRICS_NAMESPACE: 'nsé' is not a"),
@@ -124,3 +144,19 @@ def test_bad_values_name_the_variable_in_one_line(env, message):
 
 def test_a_zero_floor_turns_the_rate_rule_off():
     assert Settings.from_env({"FILES_BUCKET": "ok-bucket", "MIN_RATE_BYTES_S": "0"}).min_rate is None
+
+
+@pytest.mark.parametrize(
+    ("env", "downloads", "not_found"),
+    [
+        ({}, "public, max-age=300", "public, max-age=10"),
+        ({"DOWNLOAD_TTL_S": "86400", "NOT_FOUND_TTL_S": "0"}, "public, max-age=86400", "no-store"),
+    ],
+)
+def test_the_shared_mode_derives_both_headers_from_its_ttls(env, downloads, not_found):
+    settings = Settings.from_env({"FILES_BUCKET": "ok-bucket", "CACHE_MODE": "shared", **env})
+    assert (settings.cache_mode, settings.cache_control, settings.not_found_cache_control) == (
+        "shared",
+        downloads,
+        not_found,
+    )
