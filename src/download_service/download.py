@@ -103,7 +103,10 @@ class Downloads:
                 "status": failure.status,
             },
         )
-        return error_response(failure.status, failure.message, retry_after=failure.retry_after)
+        response = error_response(failure.status, failure.message, retry_after=failure.retry_after)
+        if failure.status == 404:  # the one error a shared cache may keep, briefly (cache_policy.py)
+            response.headers["Cache-Control"] = self._settings.not_found_cache_control
+        return response
 
     # --- HEAD -----------------------------------------------------------------------------------------------------
 

@@ -56,6 +56,13 @@ def test_a_download_may_be_stored_by_any_cache_for_its_ttl(shared, method, heade
     assert "ETag" in response.headers  # what a cache revalidates with after the TTL
 
 
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_missing_key_may_be_stored_briefly(shared, method):
+    response = shared.client.open("/files/missing.bin", method=method)
+    assert response.status_code == 404
+    assert response.headers["Cache-Control"] == "public, max-age=7"
+
+
 @pytest.mark.parametrize(
     ("path", "headers", "status"),
     [
@@ -95,4 +102,5 @@ def test_a_server_error_says_no_store(make_service, code, http_status, status, m
 def test_the_private_mode_keeps_today_s_headers(service, s3):
     s3.put_object(Bucket=BUCKET, Key=KEY, Body=BODY)
     assert service.client.get(f"/files/{KEY}").headers["Cache-Control"] == "private, max-age=300"
+    assert service.client.head("/files/missing.bin").headers["Cache-Control"] == "no-store"
     assert service.client.get("/").headers["Cache-Control"] == "no-store"
