@@ -124,6 +124,7 @@ def on_starting(server):
         threads=threads,
         max_downloads_per_worker=_settings.max_downloads_per_worker,
         max_streams_per_client=_settings.max_streams_per_client,
+        client_ip_header=_settings.client_ip_header,
         stall_timeout_s=_settings.stall_timeout_s,
         min_rate_bytes_s=_settings.min_rate_bytes_s,
         min_rate_window_s=_settings.min_rate_window_s,

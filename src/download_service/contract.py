@@ -50,12 +50,17 @@ MIN_RATE_WINDOW_S = 30
 STEADY_READER_BYTES_S = 64 * 1024
 
 #: Default concurrent downloads (and HEADs) one client may hold in a task (MAX_STREAMS_PER_CLIENT). The client is
-#: the last X-Forwarded-For entry (the peer the ALB saw); all of a task's workers count together.
+#: what CLIENT_IP_HEADER names (peers.py); all of a task's workers count together.
 MAX_STREAMS_PER_CLIENT = 8
 
-#: The header in which CloudFront sends the viewer's address and source port to the origin, when the origin request
-#: policy lists it (cache_policy.ORIGIN_REQUEST_HEADERS); the service reads it with CLIENT_IP_HEADER set to it.
+#: CLIENT_IP_HEADER, the header that names the client when the peer is a trusted proxy (FORWARDED_ALLOW_IPS):
+#: X-Forwarded-For's last entry (the default: the peer the ALB saw), or, behind CloudFront, CloudFront-Viewer-Address,
+#: the viewer's address and source port, which CloudFront sends when the origin request policy lists it
+#: (cache_policy.ORIGIN_REQUEST_HEADERS). Behind a VPC origin, X-Forwarded-For's last entry is CloudFront's own
+#: private address, the same for many viewers.
+FORWARDED_FOR_HEADER = "X-Forwarded-For"
 VIEWER_ADDRESS_HEADER = "CloudFront-Viewer-Address"
+CLIENT_IP_HEADERS = (FORWARDED_FOR_HEADER, VIEWER_ADDRESS_HEADER)
 
 #: TLS=self-signed: gunicorn serves HTTPS on PORT with a key and certificate generated at start into tmpfs (the ALB
 #: does not validate target certificates). Unset or "off": plain HTTP.

@@ -48,6 +48,7 @@ class Settings:
     s3_read_timeout: float = 10.0
     s3_max_attempts: int = 3
     forwarded_allow_ips: str = "127.0.0.1"
+    client_ip_header: str = contract.FORWARDED_FOR_HEADER
     stall_timeout_s: float = contract.STALL_TIMEOUT_S
     min_rate_bytes_s: int = contract.MIN_RATE_BYTES_S
     min_rate_window_s: float = contract.MIN_RATE_WINDOW_S
@@ -98,6 +99,12 @@ class Settings:
             TrustedProxies(forwarded)
         except ValueError:
             raise ConfigError(f"FORWARDED_ALLOW_IPS: {forwarded!r} is not '*' or addresses/networks") from None
+        client_ip_header = reader.text("CLIENT_IP_HEADER", default=cls.client_ip_header)
+        known = {header.lower(): header for header in contract.CLIENT_IP_HEADERS}
+        if client_ip_header.lower() not in known:
+            raise ConfigError(
+                f"CLIENT_IP_HEADER: {client_ip_header!r} is not one of {', '.join(contract.CLIENT_IP_HEADERS)}"
+            )
         tls = reader.text("TLS", default="off")
         if tls not in _TLS_MODES:
             raise ConfigError(f"TLS: {tls!r} is not one of {', '.join(_TLS_MODES)}")
@@ -118,6 +125,7 @@ class Settings:
             s3_read_timeout=reader.number("S3_READ_TIMEOUT", cls.s3_read_timeout, 0.1, 300),
             s3_max_attempts=reader.integer("S3_MAX_ATTEMPTS", cls.s3_max_attempts, 1, 10),
             forwarded_allow_ips=forwarded,
+            client_ip_header=known[client_ip_header.lower()],
             stall_timeout_s=reader.number("STALL_TIMEOUT_S", cls.stall_timeout_s, 1, 600),
             # At most half of what a steady reader is guaranteed; a window of at least 2 s, so that it averages
             # over TCP's acknowledgements (about one a second from a 64 KiB/s reader).

@@ -20,6 +20,7 @@ def test_defaults_only_need_the_bucket():
         "private, max-age=300",
         "no-store",
     )
+    assert settings.client_ip_header == "X-Forwarded-For"
     # Far from both readers issue 19 names: a steady 64 KiB/s one keeps 8x the floor, a 2 KiB / 2 s one is 1/8 of it.
     assert 1024 * 8 <= settings.min_rate_bytes_s <= contract.STEADY_READER_BYTES_S / 8
     assert (settings.metrics_namespace, settings.metrics_interval_s, settings.tls) == ("", 60, "off")
@@ -42,6 +43,7 @@ def test_every_variable_is_read():
             "S3_READ_TIMEOUT": "20",
             "S3_MAX_ATTEMPTS": "5",
             "FORWARDED_ALLOW_IPS": "*",
+            "CLIENT_IP_HEADER": "cloudfront-viewer-address",
             "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:8333",
             "STALL_TIMEOUT_S": "5.5",
             "MIN_RATE_BYTES_S": "4096",
@@ -66,6 +68,7 @@ def test_every_variable_is_read():
     )
     assert (settings.chunk_size, settings.s3_connect_timeout, settings.s3_read_timeout) == (65536, 1.5, 20.0)
     assert (settings.s3_max_attempts, settings.forwarded_allow_ips) == (5, "*")
+    assert settings.client_ip_header == "CloudFront-Viewer-Address"  # header names are case-insensitive
     assert (settings.stall_timeout_s, settings.max_streams_per_client) == (5.5, 3)
     assert settings.min_rate == MinRate(4096, 12.5)
     assert (settings.metrics_namespace, settings.metrics_interval_s, settings.tls) == (
@@ -132,6 +135,10 @@ def test_endpoints_botocore_accepts_pass(url):
         ({"FILES_BUCKET": "ok-bucket", "METRICS_NAMESPACE": "x" * 256}, "METRICS_NAMESPACE: 'xxx"),
         ({"FILES_BUCKET": "ok-bucket", "METRICS_INTERVAL_S": "61"}, "METRICS_INTERVAL_S: 61 is outside 1..60"),
         ({"FILES_BUCKET": "ok-bucket", "TLS": "1"}, "TLS: '1' is not one of off, self-signed"),
+        (
+            {"FILES_BUCKET": "ok-bucket", "CLIENT_IP_HEADER": "X-Real-IP"},
+            "CLIENT_IP_HEADER: 'X-Real-IP' is not one of X-Forwarded-For, CloudFront-Viewer-Address",
+        ),
         ({"FILES_BUCKET": "ok-bucket", "FORWARDED_ALLOW_IPS": "alb"}, "FORWARDED_ALLOW_IPS: 'alb' is not '*' or"),
     ],
 )
