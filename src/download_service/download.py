@@ -17,7 +17,7 @@ from .contract import Event
 from .http_rules import ByteRange, Preconditions
 from .keys import InvalidKeyError, decode_key
 from .logs import REFUSAL_ENVIRON
-from .peers import TrustedProxies, client_ip
+from .peers import CLIENT_IP_ENVIRON
 from .responses import error_response
 from .s3 import S3Clients, classify, s3_error_code, s3_status
 from .settings import Settings
@@ -52,7 +52,6 @@ class Downloads:
         self._clients = clients
         self.admission = Admission(settings.max_downloads_per_worker, settings.max_streams_per_client)
         self._watchdog = StallWatchdog(settings.stall_timeout_s, settings.min_rate)
-        self._trusted = TrustedProxies(settings.forwarded_allow_ips)
 
     # --- entry points ---------------------------------------------------------------------------------------------
 
@@ -70,7 +69,7 @@ class Downloads:
         if byte_range and preconditions.if_range_never_matches:
             byte_range = None
         # HEAD takes a slot too: against a hung S3 it holds a thread for the whole timeout, like a GET.
-        client = client_ip(request.environ, self._trusted)
+        client = request.environ[CLIENT_IP_ENVIRON]  # who the client is: decided by the app (peers.client_ip)
         try:
             slot = self.admission.acquire(client)
         except SlotRefusedError as refused:

@@ -198,6 +198,25 @@ def test_an_untrusted_peer_cannot_escape_the_cap_with_either_header(make_service
     assert statuses == [200, 200, 429]
 
 
+def test_behind_cloudfront_each_viewer_has_its_own_share(make_service, s3, caplog):
+    s3.put_object(Bucket="test-files", Key="a.txt", Body=b"a")
+    service = make_service(max_streams_per_client=2, client_ip_header=VIEWER)  # 127.0.0.1, the "ALB", is trusted
+
+    def stream(viewer: str):
+        # Every request arrives with CloudFront's address last in X-Forwarded-For, and a port of its own.
+        headers = {"X-Forwarded-For": EDGE_FORWARDED, VIEWER: viewer}
+        return service.client.get("/files/a.txt", headers=headers, buffered=False)
+
+    held = [stream("203.0.113.9:40001"), stream("203.0.113.9:40002")]
+    with caplog.at_level(logging.WARNING, logger="download_service"):
+        assert stream("203.0.113.9:40003").status_code == 429  # the same viewer on a new connection
+    (record,) = [r for r in caplog.records if getattr(r, "event", None) == Event.CLIENT_LIMIT]
+    assert record.client_ip == "203.0.113.9"
+    assert stream("2001:db8::7:40004").status_code == 200  # another viewer behind the same CloudFront address
+    held[0].close()
+    assert stream("203.0.113.9:40005").status_code == 200
+
+
 @pytest.fixture
 def wsgi_get():
     """wsgi_get(service, client) -> (status line, environ) of a GET through the WSGI app itself, from the trusted
