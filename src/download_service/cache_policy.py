@@ -61,7 +61,7 @@ CACHED_METHODS = ("GET", "HEAD")
 COMPRESS = False
 
 #: Statuses CloudFront's custom error responses accept (an ErrorCachingMinTTL each), from AWS's list of codes that can
-#: have a custom error page: https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/GeneratingCustomErrorResponses.html
+#: have a custom error page: https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/creating-custom-error-pages.html
 CLOUDFRONT_ERROR_CODES = (400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504)
 #: ErrorCachingMinTTL per status: 0 for each, so that the origin's headers alone decide. CloudFront caches an error
 #: for the greater of its max-age and this minimum (10 s when not set), and for every code but 404, 410, 414 and 501
