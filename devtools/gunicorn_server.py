@@ -120,13 +120,16 @@ class GunicornServer:
     def _stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace") if self.capture else "(see its output above)"
 
-    def stalled_download(self, path: str, client: str | None = None) -> tuple[socket.socket, int]:
+    def stalled_download(
+        self, path: str, client: str | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[socket.socket, int]:
         """Start a GET of `path` and stop reading after the status line, so a server thread blocks in send().
         `client` goes in X-Forwarded-For (the server counts streams per client: FORWARDED_ALLOW_IPS trusts
-        loopback). Returns the socket (closing it frees the thread) and the status."""
+        loopback), `headers` are sent as well. Returns the socket (closing it frees the thread) and the status."""
         sock = self.connect(receive_buffer=32 * 1024)
-        forwarded = f"X-Forwarded-For: {client}\r\n" if client else ""
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\n{forwarded}\r\n".encode())
+        fields = {**({"X-Forwarded-For": client} if client else {}), **(headers or {})}
+        extra = "".join(f"{name}: {value}\r\n" for name, value in fields.items())
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\n{extra}\r\n".encode())
         return sock, int(sock.recv(32).split(b"\r\n", 1)[0].split()[1])
 
     def stall_every_download_slot(self, path: str, slots: int) -> list[tuple[socket.socket, int]]:

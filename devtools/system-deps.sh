@@ -4,6 +4,9 @@
 #       never skip, without an engine); runc because crun 1.8 starts nothing on the dev/CI VMs
 #       (devtools/containers.conf), slirp4netns for the tests' network mode (podman only recommends it);
 #   nodejs npm  npm installs the pinned Node.js LTS and CDK CLI (package.json); jsii runs that node, not this one.
+#   nginx  the real shared cache (proxy_cache) tests/integration/test_shared_cache.py runs on loopback in front of the
+#       service, configured like the CDN (devtools/shared_cache.py); where an init system runs, Debian's package also
+#       starts its own nginx on port 80, which no test uses.
 # Missing ones are installed with apt-get as root or with passwordless sudo; otherwise this prints ONE line naming
 # what to install and exits 1, before any test runs. Nothing missing: silent, exit 0.
 set -euo pipefail
@@ -12,11 +15,12 @@ set -euo pipefail
 declare -A package_of=(
   [podman]=podman [buildah]=buildah [debootstrap]=debootstrap [runc]=runc [slirp4netns]=slirp4netns
   [node]=nodejs [npm]=npm
+  [nginx]=nginx
 )
 
 missing_packages() {
   local tool
-  for tool in podman buildah debootstrap runc slirp4netns node npm; do
+  for tool in podman buildah debootstrap runc slirp4netns node npm nginx; do
     # sbin is often not on a non-root user's PATH (Debian): a tool there is installed all the same
     command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || [ -x "/sbin/$tool" ] || printf '%s ' "${package_of[$tool]}"
   done

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 
@@ -13,6 +14,7 @@ from werkzeug.routing import BaseConverter
 from . import contract
 from .download import Downloads
 from .logs import REQUEST_ID_ENVIRON, VERSION_ENVIRON
+from .peers import CLIENT_IP_ENVIRON, TrustedProxies, client_ip
 from .responses import error_response
 from .s3 import S3Clients
 from .settings import Settings
@@ -42,12 +44,17 @@ def create_app(settings: Settings | None = None, clients: S3Clients | None = Non
     app.json.sort_keys = False
     downloads = Downloads(settings, clients or S3Clients(settings))
     app.extensions["download_service"] = downloads
+    identify = functools.partial(
+        client_ip, trusted=TrustedProxies(settings.forwarded_allow_ips), header=settings.client_ip_header
+    )
 
     @app.before_request
     def assign_request_id() -> None:
         g.request_id = uuid.uuid4().hex
         request.environ[REQUEST_ID_ENVIRON] = g.request_id
         request.environ[VERSION_ENVIRON] = settings.version
+        # Who the client is, decided once: its download slots and its access line use the same answer.
+        request.environ[CLIENT_IP_ENVIRON] = identify(request.environ)
 
     @app.after_request
     def add_request_id(response: Response) -> Response:
@@ -57,9 +64,7 @@ def create_app(settings: Settings | None = None, clients: S3Clients | None = Non
     @app.get("/", provide_automatic_options=False)
     def index():
         # The version changes with every release: a cache must never show the previous one during a rollout.
-        response = jsonify(service=contract.SERVICE_NAME, version=settings.version)
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return {"service": contract.SERVICE_NAME, "version": settings.version}, {"Cache-Control": "no-store"}
 
     @app.get(contract.HEALTH_PATH, provide_automatic_options=False)
     def health():

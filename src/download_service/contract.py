@@ -39,9 +39,28 @@ RETRY_AFTER_S = 2
 #: a stalled slot before the load balancer's own idle timer would end the connection.
 STALL_TIMEOUT_S = 30
 
+#: Default floor of a download's transfer rate (MIN_RATE_BYTES_S; 0: none) and the window it is judged over
+#: (MIN_RATE_WINDOW_S): a stream whose client acknowledged less than MIN_RATE_BYTES_S x MIN_RATE_WINDOW_S bytes in
+#: MIN_RATE_WINDOW_S seconds of waiting on it is closed and its slot freed (watchdog.py). 8 KiB/s is an eighth of the
+#: 64 KiB/s a steady reader is guaranteed, and eight times the 1 KiB/s of a client taking 2 KiB every 2 s; 30 s (the
+#: stall deadline) averages over TCP's acknowledgements, which a 64 KiB/s reader sends about once a second.
+MIN_RATE_BYTES_S = 8 * 1024
+MIN_RATE_WINDOW_S = 30
+#: The rate a steady reader is guaranteed never to be cut at: MIN_RATE_BYTES_S may be at most half of it.
+STEADY_READER_BYTES_S = 64 * 1024
+
 #: Default concurrent downloads (and HEADs) one client may hold in a task (MAX_STREAMS_PER_CLIENT). The client is
-#: the last X-Forwarded-For entry (the peer the ALB saw); all of a task's workers count together.
+#: what CLIENT_IP_HEADER names (peers.py); all of a task's workers count together.
 MAX_STREAMS_PER_CLIENT = 8
+
+#: CLIENT_IP_HEADER, the header that names the client when the peer is a trusted proxy (FORWARDED_ALLOW_IPS):
+#: X-Forwarded-For's last entry (the default: the peer the ALB saw), or, behind CloudFront, CloudFront-Viewer-Address,
+#: the viewer's address and source port, which CloudFront sends when the origin request policy lists it
+#: (cache_policy.ORIGIN_REQUEST_HEADERS). Behind a VPC origin, X-Forwarded-For's last entry is CloudFront's own
+#: private address, the same for many viewers.
+FORWARDED_FOR_HEADER = "X-Forwarded-For"
+VIEWER_ADDRESS_HEADER = "CloudFront-Viewer-Address"
+CLIENT_IP_HEADERS = (FORWARDED_FOR_HEADER, VIEWER_ADDRESS_HEADER)
 
 #: TLS=self-signed: gunicorn serves HTTPS on PORT with a key and certificate generated at start into tmpfs (the ALB
 #: does not validate target certificates). Unset or "off": plain HTTP.
@@ -92,6 +111,10 @@ class Event:
     CLIENT_LIMIT = "client_limit"
     #: A download closed because its client acknowledged nothing for STALL_TIMEOUT_S (its slot is freed).
     STREAM_STALLED = "stream_stalled"
+    #: A download closed because its client acknowledged less than MIN_RATE_BYTES_S on average over a window of
+    #: MIN_RATE_WINDOW_S (its slot is freed): STREAM_STALLED's fields plus rate_bytes_s, min_rate_bytes_s and
+    #: min_rate_window_s. A name of its own: a trickle is a different finding from a client that went away.
+    STREAM_TOO_SLOW = "stream_too_slow"
     #: The gunicorn master's EMF line with the task's download slots (SlotMetric), on stdout.
     SLOT_METRICS = "slot_metrics"
     #: A download S3 broke mid-way: reopened from S3, or given up (the connection is aborted).

@@ -17,7 +17,7 @@ from .contract import Event
 from .http_rules import ByteRange, Preconditions
 from .keys import InvalidKeyError, decode_key
 from .logs import REFUSAL_ENVIRON
-from .peers import TrustedProxies, client_ip
+from .peers import CLIENT_IP_ENVIRON
 from .responses import error_response
 from .s3 import S3Clients, classify, s3_error_code, s3_status
 from .settings import Settings
@@ -44,14 +44,14 @@ class Downloads:
     is an If-Range that no longer matches, which needs the full object after the ranged one); never more than
     `settings.max_downloads_per_worker` streams at once per worker, so health checks always find a free thread, nor
     more than `settings.max_streams_per_client` per client in the task; a stream whose client stops reading is
-    closed after `settings.stall_timeout_s` (watchdog.py)."""
+    closed after `settings.stall_timeout_s`, and one whose client stays under `settings.min_rate` for a window
+    (watchdog.py)."""
 
     def __init__(self, settings: Settings, clients: S3Clients) -> None:
         self._settings = settings
         self._clients = clients
         self.admission = Admission(settings.max_downloads_per_worker, settings.max_streams_per_client)
-        self._watchdog = StallWatchdog(settings.stall_timeout_s)
-        self._trusted = TrustedProxies(settings.forwarded_allow_ips)
+        self._watchdog = StallWatchdog(settings.stall_timeout_s, settings.min_rate)
 
     # --- entry points ---------------------------------------------------------------------------------------------
 
@@ -69,7 +69,7 @@ class Downloads:
         if byte_range and preconditions.if_range_never_matches:
             byte_range = None
         # HEAD takes a slot too: against a hung S3 it holds a thread for the whole timeout, like a GET.
-        client = client_ip(request.environ, self._trusted)
+        client = request.environ[CLIENT_IP_ENVIRON]  # who the client is: decided by the app (peers.client_ip)
         try:
             slot = self.admission.acquire(client)
         except SlotRefusedError as refused:
@@ -102,7 +102,10 @@ class Downloads:
                 "status": failure.status,
             },
         )
-        return error_response(failure.status, failure.message, retry_after=failure.retry_after)
+        response = error_response(failure.status, failure.message, retry_after=failure.retry_after)
+        if failure.status == 404:  # the one error a shared cache may keep, briefly (cache_policy.py)
+            response.headers["Cache-Control"] = self._settings.not_found_cache_control
+        return response
 
     # --- HEAD -----------------------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from gunicorn import glogging
 
 from .contract import Event
-from .peers import TrustedProxies, client_ip
+from .peers import CLIENT_IP_ENVIRON
 
 REQUEST_ID_ENVIRON = "download_service.request_id"
 #: The release that answered (APP_VERSION): the per-release metrics the deployment alarm judges count by it.
@@ -49,7 +49,6 @@ class GunicornJsonLogger(glogging.Logger):
 
     def setup(self, cfg) -> None:
         super().setup(cfg)
-        self._trusted = TrustedProxies(",".join(cfg.forwarded_allow_ips))
         formatter = JsonFormatter()
         for handler in self.error_log.handlers + self.access_log.handlers:
             handler.setFormatter(formatter)
@@ -72,8 +71,9 @@ class GunicornJsonLogger(glogging.Logger):
                 "status": int(status),
                 "bytes": getattr(resp, "sent", 0) or 0,
                 "duration_ms": round(request_time.total_seconds() * 1000, 3),
-                # The ALB appends the peer it saw: the last entry. Earlier ones are whatever the client sent.
-                "client_ip": client_ip(environ, self._trusted),
+                # What the app decided (peers.client_ip); the TCP peer for an answer gunicorn gave without the app
+                # (a malformed request), whose environ carries no header to believe anyway.
+                "client_ip": environ.get(CLIENT_IP_ENVIRON) or environ.get("REMOTE_ADDR"),
                 "user_agent": environ.get("HTTP_USER_AGENT"),
                 "trace_id": environ.get("HTTP_X_AMZN_TRACE_ID"),
                 "request_id": environ.get(REQUEST_ID_ENVIRON),

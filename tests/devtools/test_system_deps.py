@@ -16,8 +16,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "devtools" / "system-deps.sh"
-TOOLS = ("podman", "buildah", "debootstrap", "runc", "slirp4netns", "node", "npm")
-PACKAGES = {"podman", "buildah", "debootstrap", "runc", "slirp4netns", "nodejs", "npm"}
+TOOLS = ("podman", "buildah", "debootstrap", "runc", "slirp4netns", "node", "npm", "nginx")
+PACKAGES = {"podman", "buildah", "debootstrap", "runc", "slirp4netns", "nodejs", "npm", "nginx"}
 NOBODY = 65534
 #: A stub apt-get: logs its arguments, and `install` puts an executable for each package on PATH (nodejs -> node).
 APT_GET = """#!/bin/sh
@@ -88,8 +88,10 @@ def test_missing_tools_without_root_or_sudo_stop_with_one_line_naming_them(stubs
     (line,) = done.stderr.splitlines()
     assert line.startswith("make system-deps: missing ")
     named = set(line.removeprefix("make system-deps: missing ").split(":")[0].split())
-    # podman and node are never in sbin, where the script also looks (a user's PATH often lacks it)
+    # podman and node are never in sbin, where the script also looks (a user's PATH often lacks it); nginx is
+    # (Debian's /usr/sbin/nginx), so on a machine that has it, it is not named
     assert {"podman", "nodejs"} <= named <= PACKAGES
+    assert ("nginx" in named) is not (Path("/usr/sbin/nginx").exists() or Path("/sbin/nginx").exists())
     assert "apt-get install -y podman" in line
     assert not (stubs / "apt-get.log").exists()
 
@@ -104,6 +106,7 @@ def test_missing_tools_with_passwordless_sudo_are_installed_with_apt_get(stubs):
     assert install.startswith("install -y -qq ")
     installed = set(install.removeprefix("install -y -qq ").split())
     assert {"podman", "nodejs"} <= installed <= PACKAGES
+    assert ("nginx" in installed) is not (Path("/usr/sbin/nginx").exists() or Path("/sbin/nginx").exists())
 
 
 def make_variable(path: Path, name: str, **env: str) -> str:

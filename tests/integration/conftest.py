@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 
+from devtools.faultproxy import FaultProxy
 from devtools.gunicorn_server import GunicornServer
 from devtools.local_stack import LocalStack
 
@@ -37,6 +38,21 @@ def big_object(s3) -> str:
     data = b"".join(hashlib.sha256(i.to_bytes(8, "big")).digest() for i in range(BIG_SIZE // 32))
     s3.put_object(Bucket=BUCKET, Key=BIG_KEY, Body=data)
     return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def proxy(seaweed):
+    """A FaultProxy in front of SeaweedFS (devtools/faultproxy.py) for the servers of a module; healthy after each
+    test that used it."""
+    with FaultProxy(seaweed.port) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _healthy_proxy_after_each_test(request):
+    yield
+    if "proxy" in request.fixturenames:
+        request.getfixturevalue("proxy").passthrough()
 
 
 @pytest.fixture(scope="session")

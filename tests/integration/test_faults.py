@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from devtools.faultproxy import FaultProxy
 from devtools.gunicorn_server import GunicornServer
 from download_service import contract
 
@@ -61,12 +60,6 @@ def fault_object(s3) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def proxy(seaweed):
-    with FaultProxy(seaweed.port) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def faulty(stack, proxy, fault_object):
     """The service with short S3 timeouts, reaching S3 only through the fault proxy."""
     server = stack.server(AWS_ENDPOINT_URL_S3=proxy.endpoint_url, **FAULT_ENV)
@@ -75,13 +68,6 @@ def faulty(stack, proxy, fault_object):
         yield server
     finally:
         server.kill()
-
-
-@pytest.fixture(autouse=True)
-def _healthy_proxy_after_each_test(request):
-    yield
-    if "proxy" in request.fixturenames:
-        request.getfixturevalue("proxy").passthrough()
 
 
 def _get(server: GunicornServer, path: str, method: str = "GET", timeout: float = DEADLINE_S + 10):

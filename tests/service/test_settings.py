@@ -2,6 +2,7 @@ import pytest
 
 from download_service import contract
 from download_service.settings import ConfigError, Settings
+from download_service.watchdog import MinRate
 
 
 def test_defaults_only_need_the_bucket():
@@ -12,6 +13,16 @@ def test_defaults_only_need_the_bucket():
     assert settings.max_downloads_per_worker < settings.threads
     assert (settings.stall_timeout_s, settings.max_streams_per_client) == (30, 8)
     assert settings.stall_timeout_s < contract.ALB_IDLE_TIMEOUT_S  # freed before the ALB's own idle timer ends it
+    assert (settings.min_rate_bytes_s, settings.min_rate_window_s) == (8192, 30)
+    assert settings.min_rate == MinRate(8192, 30)
+    assert (settings.cache_mode, settings.cache_control, settings.not_found_cache_control) == (
+        "private",
+        "private, max-age=300",
+        "no-store",
+    )
+    assert settings.client_ip_header == "X-Forwarded-For"
+    # Far from both readers issue 19 names: a steady 64 KiB/s one keeps 8x the floor, a 2 KiB / 2 s one is 1/8 of it.
+    assert 1024 * 8 <= settings.min_rate_bytes_s <= contract.STEADY_READER_BYTES_S / 8
     assert (settings.metrics_namespace, settings.metrics_interval_s, settings.tls) == ("", 60, "off")
 
 
@@ -32,8 +43,11 @@ def test_every_variable_is_read():
             "S3_READ_TIMEOUT": "20",
             "S3_MAX_ATTEMPTS": "5",
             "FORWARDED_ALLOW_IPS": "*",
+            "CLIENT_IP_HEADER": "cloudfront-viewer-address",
             "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:8333",
             "STALL_TIMEOUT_S": "5.5",
+            "MIN_RATE_BYTES_S": "4096",
+            "MIN_RATE_WINDOW_S": "12.5",
             "MAX_STREAMS_PER_CLIENT": "3",
             "METRICS_NAMESPACE": "download-service/prod",
             "METRICS_INTERVAL_S": "10",
@@ -54,7 +68,9 @@ def test_every_variable_is_read():
     )
     assert (settings.chunk_size, settings.s3_connect_timeout, settings.s3_read_timeout) == (65536, 1.5, 20.0)
     assert (settings.s3_max_attempts, settings.forwarded_allow_ips) == (5, "*")
+    assert settings.client_ip_header == "CloudFront-Viewer-Address"  # header names are case-insensitive
     assert (settings.stall_timeout_s, settings.max_streams_per_client) == (5.5, 3)
+    assert settings.min_rate == MinRate(4096, 12.5)
     assert (settings.metrics_namespace, settings.metrics_interval_s, settings.tls) == (
         "download-service/prod",
         10,
@@ -95,12 +111,34 @@ def test_endpoints_botocore_accepts_pass(url):
         ({"FILES_BUCKET": "ok-bucket", "AWS_ENDPOINT_URL_S3": "http://bad_host!"}, "AWS_ENDPOINT_URL_S3: 'http://bad"),
         ({"FILES_BUCKET": "ok-bucket", "STALL_TIMEOUT_S": "0"}, "STALL_TIMEOUT_S: 0.0 is outside 1..600"),
         ({"FILES_BUCKET": "ok-bucket", "STALL_TIMEOUT_S": "never"}, "STALL_TIMEOUT_S: 'never' is not a number"),
+        ({"FILES_BUCKET": "ok-bucket", "MIN_RATE_BYTES_S": "32769"}, "MIN_RATE_BYTES_S: 32769 is outside 0..32768"),
+        ({"FILES_BUCKET": "ok-bucket", "MIN_RATE_BYTES_S": "8k"}, "MIN_RATE_BYTES_S: '8k' is not an integer"),
+        ({"FILES_BUCKET": "ok-bucket", "MIN_RATE_WINDOW_S": "1"}, "MIN_RATE_WINDOW_S: 1.0 is outside 2..600"),
+        ({"FILES_BUCKET": "ok-bucket", "CACHE_MODE": "public"}, "CACHE_MODE: 'public' is not one of private, shared"),
+        (
+            {"FILES_BUCKET": "ok-bucket", "CACHE_MODE": "shared", "CACHE_CONTROL": "public"},
+            "CACHE_CONTROL: not with CACHE_MODE=shared",
+        ),
+        ({"FILES_BUCKET": "ok-bucket", "DOWNLOAD_TTL_S": "60"}, "DOWNLOAD_TTL_S: applies to CACHE_MODE=shared only"),
+        ({"FILES_BUCKET": "ok-bucket", "NOT_FOUND_TTL_S": "5"}, "NOT_FOUND_TTL_S: applies to CACHE_MODE=shared only"),
+        (
+            {"FILES_BUCKET": "ok-bucket", "CACHE_MODE": "shared", "DOWNLOAD_TTL_S": "31536001"},
+            "DOWNLOAD_TTL_S: 31536001 is outside 0..31536000",
+        ),
+        (
+            {"FILES_BUCKET": "ok-bucket", "CACHE_MODE": "shared", "NOT_FOUND_TTL_S": "1h"},
+            "NOT_FOUND_TTL_S: '1h' is not an integer",
+        ),
         ({"FILES_BUCKET": "ok-bucket", "MAX_STREAMS_PER_CLIENT": "0"}, "MAX_STREAMS_PER_CLIENT: 0 is outside 1..4096"),
         ({"FILES_BUCKET": "ok-bucket", "METRICS_NAMESPACE": "AWS/ECS"}, "METRICS_NAMESPACE: 'AWS/ECS' is not a"),
         ({"FILES_BUCKET": "ok-bucket", "METRICS_NAMESPACE": "nsé"}, "METRICS_NAMESPACE: 'nsé' is not a"),
         ({"FILES_BUCKET": "ok-bucket", "METRICS_NAMESPACE": "x" * 256}, "METRICS_NAMESPACE: 'xxx"),
         ({"FILES_BUCKET": "ok-bucket", "METRICS_INTERVAL_S": "61"}, "METRICS_INTERVAL_S: 61 is outside 1..60"),
         ({"FILES_BUCKET": "ok-bucket", "TLS": "1"}, "TLS: '1' is not one of off, self-signed"),
+        (
+            {"FILES_BUCKET": "ok-bucket", "CLIENT_IP_HEADER": "X-Real-IP"},
+            "CLIENT_IP_HEADER: 'X-Real-IP' is not one of X-Forwarded-For, CloudFront-Viewer-Address",
+        ),
         ({"FILES_BUCKET": "ok-bucket", "FORWARDED_ALLOW_IPS": "alb"}, "FORWARDED_ALLOW_IPS: 'alb' is not '*' or"),
     ],
 )
@@ -109,3 +147,23 @@ def test_bad_values_name_the_variable_in_one_line(env, message):
         Settings.from_env(env)
     assert str(caught.value).startswith(message)
     assert "\n" not in str(caught.value)
+
+
+def test_a_zero_floor_turns_the_rate_rule_off():
+    assert Settings.from_env({"FILES_BUCKET": "ok-bucket", "MIN_RATE_BYTES_S": "0"}).min_rate is None
+
+
+@pytest.mark.parametrize(
+    ("env", "downloads", "not_found"),
+    [
+        ({}, "public, max-age=300", "public, max-age=10"),
+        ({"DOWNLOAD_TTL_S": "86400", "NOT_FOUND_TTL_S": "0"}, "public, max-age=86400", "no-store"),
+    ],
+)
+def test_the_shared_mode_derives_both_headers_from_its_ttls(env, downloads, not_found):
+    settings = Settings.from_env({"FILES_BUCKET": "ok-bucket", "CACHE_MODE": "shared", **env})
+    assert (settings.cache_mode, settings.cache_control, settings.not_found_cache_control) == (
+        "shared",
+        downloads,
+        not_found,
+    )

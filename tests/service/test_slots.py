@@ -11,7 +11,7 @@ from werkzeug.test import EnvironBuilder
 from download_service import contract, slots
 from download_service.contract import Event
 from download_service.logs import REFUSAL_ENVIRON
-from download_service.peers import TrustedProxies, client_ip
+from download_service.peers import CLIENT_IP_ENVIRON, TrustedProxies, client_ip
 from download_service.slots import Admission, SlotRefusedError, SlotTable
 
 
@@ -114,6 +114,45 @@ def test_client_ip(spec, peer, forwarded, expected):
     assert client_ip(environ, TrustedProxies(spec)) == expected
 
 
+VIEWER = contract.VIEWER_ADDRESS_HEADER
+#: Behind CloudFront and a VPC origin, the ALB appends CloudFront's private address: the same for many viewers.
+EDGE_FORWARDED = "198.51.100.1, 10.0.9.9"
+
+
+@pytest.mark.parametrize(
+    ("spec", "peer", "viewer", "expected"),
+    [
+        ("*", "10.0.1.5", "203.0.113.9:46532", "203.0.113.9"),  # AWS's documented form: address, colon, port
+        ("*", "10.0.1.5", "2001:db8::1:46532", "2001:db8::1"),  # IPv6 the same way, unbracketed
+        ("*", "10.0.1.5", "2001:DB8:0:0::1:443", "2001:db8::1"),  # one viewer, one identity, however spelt
+        ("*", "10.0.1.5", "[2001:db8::1]:443", "2001:db8::1"),
+        ("*", "10.0.1.5", "198.51.100.66:1, 203.0.113.9:2", "203.0.113.9"),  # repeated: the last, as in XFF
+        ("*", "10.0.1.5", None, "10.0.9.9"),  # no header (the release hook inside the VPC): the ALB's entry
+        ("*", "10.0.1.5", "203.0.113.9", "10.0.9.9"),  # no port: not the documented form, not believed
+        ("*", "10.0.1.5", "203.0.113.9:99999", "10.0.9.9"),
+        ("*", "10.0.1.5", "203.0.113.9:4x", "10.0.9.9"),
+        ("*", "10.0.1.5", "viewer:443", "10.0.9.9"),
+        ("*", "10.0.1.5", ":443", "10.0.9.9"),
+        ("127.0.0.1", "192.0.2.50", "203.0.113.9:1", "192.0.2.50"),  # a direct client cannot choose its identity
+        ("127.0.0.1", "", "203.0.113.9:1", ""),
+    ],
+)
+def test_client_ip_behind_cloudfront(spec, peer, viewer, expected):
+    environ = {"REMOTE_ADDR": peer, "HTTP_X_FORWARDED_FOR": EDGE_FORWARDED}
+    if viewer is not None:
+        environ["HTTP_CLOUDFRONT_VIEWER_ADDRESS"] = viewer
+    assert client_ip(environ, TrustedProxies(spec), VIEWER) == expected
+
+
+def test_the_viewer_address_counts_only_when_chosen():
+    environ = {
+        "REMOTE_ADDR": "10.0.1.5",
+        "HTTP_X_FORWARDED_FOR": "203.0.113.9",
+        "HTTP_CLOUDFRONT_VIEWER_ADDRESS": "198.51.100.7:1",
+    }
+    assert client_ip(environ, TrustedProxies("*")) == "203.0.113.9"  # X-Forwarded-For mode: a header like any other
+
+
 @pytest.mark.parametrize("spec", ["10.0.0.1/8", "localhost", "127.0.0.1,,nope"])
 def test_an_invalid_proxy_list_is_refused(spec):
     with pytest.raises(ValueError, match=r"does not appear to be an IPv4 or IPv6|has host bits set"):
@@ -149,11 +188,33 @@ def test_a_client_over_its_share_gets_429_with_retry_after(make_service, s3, cap
     assert _stream(service, "198.51.100.7").status_code == 200
 
 
-def test_an_untrusted_peer_cannot_escape_the_cap_with_x_forwarded_for(make_service, s3):
+@pytest.mark.parametrize("header", contract.CLIENT_IP_HEADERS)
+def test_an_untrusted_peer_cannot_escape_the_cap_with_either_header(make_service, s3, header):
     s3.put_object(Bucket="test-files", Key="a.txt", Body=b"a")
-    service = make_service(max_streams_per_client=2, forwarded_allow_ips="10.0.0.1")  # the test client is 127.0.0.1
-    statuses = [_stream(service, f"198.51.100.{i}").status_code for i in range(3)]
+    # The test client is 127.0.0.1: not a trusted proxy here.
+    service = make_service(max_streams_per_client=2, forwarded_allow_ips="10.0.0.1", client_ip_header=header)
+    claims = [{"X-Forwarded-For": f"198.51.100.{i}", VIEWER: f"198.51.100.{i}:{i}"} for i in range(3)]
+    statuses = [service.client.get("/files/a.txt", headers=c, buffered=False).status_code for c in claims]
     assert statuses == [200, 200, 429]
+
+
+def test_behind_cloudfront_each_viewer_has_its_own_share(make_service, s3, caplog):
+    s3.put_object(Bucket="test-files", Key="a.txt", Body=b"a")
+    service = make_service(max_streams_per_client=2, client_ip_header=VIEWER)  # 127.0.0.1, the "ALB", is trusted
+
+    def stream(viewer: str):
+        # Every request arrives with CloudFront's address last in X-Forwarded-For, and a port of its own.
+        headers = {"X-Forwarded-For": EDGE_FORWARDED, VIEWER: viewer}
+        return service.client.get("/files/a.txt", headers=headers, buffered=False)
+
+    held = [stream("203.0.113.9:40001"), stream("203.0.113.9:40002")]
+    with caplog.at_level(logging.WARNING, logger="download_service"):
+        assert stream("203.0.113.9:40003").status_code == 429  # the same viewer on a new connection
+    (record,) = [r for r in caplog.records if getattr(r, "event", None) == Event.CLIENT_LIMIT]
+    assert record.client_ip == "203.0.113.9"
+    assert stream("2001:db8::7:40004").status_code == 200  # another viewer behind the same CloudFront address
+    held[0].close()
+    assert stream("203.0.113.9:40005").status_code == 200
 
 
 @pytest.fixture
@@ -190,3 +251,19 @@ def test_a_refusal_is_marked_for_the_access_log_and_nothing_else_is(make_service
     assert line.split()[0] == status
     assert environ[REFUSAL_ENVIRON] == event
     assert not [e for _, e in admitted if REFUSAL_ENVIRON in e]
+
+
+@pytest.mark.parametrize("path", ["/files/a.txt", "/", contract.HEALTH_PATH, "/nope"])
+def test_every_request_tells_the_access_log_its_client(make_service, s3, path):
+    """The address the slots count is the one the access line shows (logs.py reads CLIENT_IP_ENVIRON), for every
+    route, decided once per request by the app."""
+    s3.put_object(Bucket="test-files", Key="a.txt", Body=b"a")
+    service = make_service(client_ip_header=VIEWER)
+    environ = EnvironBuilder(
+        path=path,
+        headers={"X-Forwarded-For": EDGE_FORWARDED, VIEWER: "203.0.113.9:40001"},
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+    ).get_environ()
+    body = service.app(environ, lambda status, headers, exc_info=None: None)
+    body.close()
+    assert environ[CLIENT_IP_ENVIRON] == "203.0.113.9"
