@@ -175,7 +175,8 @@ class StallWatchdog:
         the client; bytes acknowledged meanwhile count whenever they came."""
         if self.min_rate is None:
             return None
-        watch.window_waited += now - max(watch.looked_at, watch.write_began)
+        # Never below 0: a write may begin (in its request's thread) after this round read the clock.
+        watch.window_waited += max(0.0, now - max(watch.looked_at, watch.write_began))
         watch.window_acked += gained
         watch.looked_at = now
         if watch.window_waited < self.min_rate.window_s:

@@ -6,6 +6,7 @@ waits are bounded joins on the thread that writes.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import socket
@@ -20,7 +21,14 @@ from download_service.contract import Event
 from download_service.stream import ResumableStream
 from download_service.watchdog import NO_WATCH, MinRate, StallWatchdog, bytes_acknowledged
 
-TIMEOUT_S = 1000.0  # the background round never fires during a test; check() is driven by hand
+TIMEOUT_S = 1000.0  # far beyond any test: only the rounds a test runs itself can close a stream
+
+
+@pytest.fixture(autouse=True)
+def _rounds_by_hand_only(monkeypatch):
+    """No background round: a test runs check() itself with the clock values it chooses. A real-time round in
+    between would add real seconds to a rate window the test is filling with chosen ones."""
+    monkeypatch.setattr(StallWatchdog, "_run", lambda self: None)
 
 
 @pytest.fixture(params=["plain", "tls"])
@@ -43,8 +51,18 @@ def connection(request, tmp_path):
         handshake.join(10)
         client = request.wrapped
     yield server, client
+    # Wake and end the test's writers before the descriptors are freed: a TLS writer still inside SSL_write holds
+    # the descriptor's number, and would write into whichever socket the next test gets under that number.
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(server, socket.SHUT_RDWR)
+    for writer in _writers:
+        writer.join(10)
+    _writers.clear()
     server.close()
     client.close()
+
+
+_writers: list[threading.Thread] = []
 
 
 def _blocked_writer(sock: socket.socket) -> tuple[threading.Thread, dict]:
@@ -60,6 +78,7 @@ def _blocked_writer(sock: socket.socket) -> tuple[threading.Thread, dict]:
 
     thread = threading.Thread(target=send, daemon=True)
     thread.start()
+    _writers.append(thread)
     return thread, outcome
 
 
