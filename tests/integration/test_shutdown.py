@@ -48,6 +48,8 @@ class Outcome:
     kind: str  # ok | refused | reset_unanswered | failed
     detail: str = ""
     ended: float = 0.0
+    #: When connect() returned: on loopback the handshake is complete then, the connection in the accept queue.
+    connected: float | None = None
 
 
 @dataclass
@@ -89,6 +91,7 @@ class Load:
                 connection.connect()
             except ConnectionRefusedError:
                 return Outcome(tag, path, started, "refused")
+            connected = time.monotonic()
             try:
                 connection.request("GET", f"{path}?load={tag}", headers={"Connection": "close"})
                 response = connection.getresponse()
@@ -97,7 +100,7 @@ class Load:
                 # Connected, but not a byte of answer: either the server dropped an accepted request (a failure),
                 # or the kernel completed the handshake just as the listener closed and nobody ever read it.
                 # The access log tells which (see _accepted_tags).
-                return Outcome(tag, path, started, "reset_unanswered", type(err).__name__)
+                return Outcome(tag, path, started, "reset_unanswered", type(err).__name__, connected=connected)
             except (http.client.HTTPException, OSError) as err:
                 return Outcome(tag, path, started, "failed", f"{type(err).__name__}: {err}")
             status, expected = self.paths[path]
@@ -189,7 +192,9 @@ def test_sigterm_under_load_loses_no_accepted_request(start_server, big_object, 
     failures = [o for o in load.outcomes if o.kind == "failed"]
     refused_before = [o for o in load.outcomes if o.kind == "refused" and o.started < signalled - 0.01]
     dropped = [o for o in load.outcomes if o.kind == "reset_unanswered" and o.tag in accepted]
-    unanswered_backlog = [o for o in load.outcomes if o.kind == "reset_unanswered" and o.tag not in accepted]
+    unanswered = [o for o in load.outcomes if o.kind == "reset_unanswered" and o.tag not in accepted]
+    # Queued before the signal was sent: the stopping worker serves its accept queue before closing the listener.
+    unanswered_backlog = [o for o in unanswered if o.connected < signalled]
     ok_after_signal = sum(1 for o in load.outcomes if o.kind == "ok" and o.started >= signalled)
     ok_across_signal = sum(1 for o in load.outcomes if o.kind == "ok" and o.started < signalled <= o.ended)
     with capsys.disabled():
@@ -197,15 +202,19 @@ def test_sigterm_under_load_loses_no_accepted_request(start_server, big_object, 
             f"\n[measure] SIGTERM under load: {len(load.outcomes)} requests ({kinds['ok']} ok, {ok_after_signal} of"
             f" them started after the signal, {ok_across_signal} in flight across it),"
             f" {len(failures) + len(dropped)} failed, {kinds['refused']} refused after SIGTERM,"
-            f" {len(unanswered_backlog)} reset unanswered;"
+            f" {len(unanswered)} reset unanswered ({len(unanswered_backlog)} queued before the signal);"
             f" {IN_FLIGHT_DOWNLOADS} x 64 MiB in flight; exit {exit_code} {stopped_after:.1f} s after the signal"
         )
 
     assert kinds["ok"] > 50  # the load did run
     assert failures == []
     assert dropped == []
-    # Stricter than "accepted": a client whose handshake completed before the listener closed gets an answer too
-    # (GracefulThreadWorker serves its accept queue before closing it).
+    # Stricter than "accepted": a client whose handshake completed before the signal gets an answer too, although no
+    # worker had accepted it yet (GracefulThreadWorker serves its accept queue before closing the listener). One that
+    # completes after the stopping worker's last look at the queue, before its close, is reset by the kernel, as any
+    # listener's close does: no stop can both close the listener and promise an answer to a handshake racing it.
+    # (Seen 2 in 11 runs on two busy cores, when the last worker was descheduled between the two.) On ECS no client
+    # connects then: the load balancer deregisters a task, and waits, before ECS sends SIGTERM.
     assert unanswered_backlog == []
     assert refused_before == []
     for result in results.values():  # every in-flight download completed byte-exactly
